@@ -1,0 +1,29 @@
+import { v5 as uuidv5, v7 as uuidv7, validate } from 'uuid';
+
+/** Namespace for transfer ids derived from business keys (a fixed, random UUID). */
+const TRANSFER_NAMESPACE = 'b7f3b2de-5f3c-4a3e-9d0e-6f2b1e0c9a41';
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** A new time-ordered id (UUIDv7) for accounts and business records. */
+export function newId(): string {
+  return uuidv7();
+}
+
+/**
+ * The id of a transfer for one step of a business operation, e.g. `transferId(orderId, 'capture')`.
+ * The same key always gives the same id, so a retry after a crash can never post twice.
+ */
+export function transferId(businessKey: string, step: string): string {
+  return uuidv5(`${businessKey}\u0000${step}`, TRANSFER_NAMESPACE);
+}
+
+/** The id of the void the timeout sweep submits for an expired pending transfer. */
+export function expiryTransferId(pendingId: string): string {
+  return transferId(pendingId, 'ledger.expire');
+}
+
+/** A canonical, non-nil UUID (lower case). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && value !== NIL_UUID && validate(value) && value === value.toLowerCase();
+}
