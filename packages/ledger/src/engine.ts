@@ -24,12 +24,23 @@ export function nowMicros(): number {
   return Date.now() * 1000;
 }
 
+export interface BatchMode {
+  /**
+   * Skip looking up the batch's own transfer ids, assuming none is stored yet (resubmissions are rare).
+   * Transfers the rules refused are checked after all, and the batch is applied again if one is stored,
+   * because `exists` takes precedence over every other result. A stored id among accepted transfers makes
+   * the insert fail with a unique violation: the transaction rolls back and the caller runs the batch
+   * again without this assumption. Only for callers that own the transaction.
+   */
+  assumeNew: boolean;
+}
+
 export async function executeBatch(
   tx: SqlExecutor,
   segments: readonly (readonly TransferInput[])[],
+  mode: BatchMode = { assumeNew: false },
 ): Promise<TransferResult[][]> {
   const inputs = segments.flat();
-  const transferIds = uniqueUuids(inputs.map((input) => input.id));
   const pendingIds = uniqueUuids(
     inputs.filter((input) => ((input.flags ?? 0) & RESOLVING_FLAGS) !== 0).map((input) => input.pendingId),
   );
@@ -41,11 +52,23 @@ export async function executeBatch(
     ...pendingAccounts.flatMap((row) => [row.debit_account_id, row.credit_account_id]),
   ]).sort();
 
-  const accounts = await lockAccounts(tx, accountIds);
+  const locked = await lockAccounts(tx, accountIds);
   // Read after locking: a concurrent writer that touched these accounts has committed by now.
-  const transfers = await loadTransfers(tx, uniqueUuids([...transferIds, ...pendingIds]));
+  const ownIds = uniqueUuids(inputs.map((input) => input.id));
+  const known = await loadTransfers(tx, mode.assumeNew ? pendingIds : uniqueUuids([...ownIds, ...pendingIds]));
+  const now = nowMicros();
+  let accounts = new Map(locked);
+  let outcome = applyTransfers({ accounts, transfers: known, now }, segments);
 
-  const outcome = applyTransfers({ accounts, transfers, now: nowMicros() }, segments);
+  if (mode.assumeNew) {
+    const refused = uniqueUuids(outcome.results.flat().filter((result) => result.result !== 'ok').map((result) => result.id));
+    const stored = await loadTransfers(tx, refused);
+    if (stored.size > 0) {
+      const transfers = await loadTransfers(tx, uniqueUuids([...ownIds, ...pendingIds]));
+      accounts = new Map(locked);
+      outcome = applyTransfers({ accounts, transfers, now }, segments);
+    }
+  }
   await writeOutcome(tx, outcome, accounts);
   return outcome.results;
 }
@@ -85,87 +108,88 @@ async function loadTransfers(tx: SqlExecutor, ids: string[]): Promise<Map<string
   return transfers;
 }
 
+/**
+ * Writes the outcome in one statement: new transfers, account counters, and resolved pending transfers.
+ * A pending transfer created and resolved in the same batch is inserted in its final state, because the
+ * statement's parts all see the table as it was before it.
+ */
 async function writeOutcome(
   tx: SqlExecutor,
   outcome: BatchOutcome,
   accounts: Map<string, ReturnType<typeof toAccountState>>,
 ): Promise<void> {
-  if (outcome.created.length > 0) await insertTransfers(tx, outcome.created);
-  if (outcome.changedAccountIds.size > 0) {
-    await updateAccounts(tx, [...outcome.changedAccountIds].map((id) => accounts.get(id)!));
-  }
-  if (outcome.pendingStates.size > 0) await updatePendingStates(tx, outcome.pendingStates);
-}
+  const resolvedStates = new Map(outcome.pendingStates);
+  const created = outcome.created.map((transfer) => {
+    const finalState = resolvedStates.get(transfer.id);
+    if (finalState === undefined) return transfer;
+    resolvedStates.delete(transfer.id);
+    return { ...transfer, pendingState: finalState };
+  });
+  const changed = [...outcome.changedAccountIds].map((id) => accounts.get(id)!);
+  const resolvedIds = [...resolvedStates.keys()];
 
-async function insertTransfers(tx: SqlExecutor, created: Transfer[]): Promise<void> {
-  const columns = {
-    id: [] as string[],
-    debit: [] as string[],
-    credit: [] as string[],
-    amount: [] as string[],
-    ledger: [] as number[],
-    code: [] as number[],
-    flags: [] as number[],
-    pendingId: [] as (string | null)[],
-    timeout: [] as number[],
-    expiresAt: [] as (string | null)[],
-    pendingState: [] as (number | null)[],
-    metadata: [] as (string | null)[],
-    timestamp: [] as string[],
-  };
-  for (const transfer of created) {
-    columns.id.push(transfer.id);
-    columns.debit.push(transfer.debitAccountId);
-    columns.credit.push(transfer.creditAccountId);
-    columns.amount.push(transfer.amount.toString());
-    columns.ledger.push(transfer.ledger);
-    columns.code.push(transfer.code);
-    columns.flags.push(transfer.flags);
-    columns.pendingId.push(transfer.pendingId);
-    columns.timeout.push(transfer.timeoutSeconds);
-    columns.expiresAt.push(transfer.expiresAt === null ? null : String(transfer.expiresAt));
-    columns.pendingState.push(transfer.pendingState === null ? null : pendingStateCodes[transfer.pendingState]);
-    columns.metadata.push(transfer.metadata === null ? null : JSON.stringify(transfer.metadata));
-    columns.timestamp.push(String(transfer.timestamp));
-  }
-  const { affectedRows } = await tx.query(
-    `insert into ledger_transfers (${TRANSFER_COLUMNS})
-     select id, debit, credit, amount, ledger, code, flags, pending_id, timeout, expires_at, pending_state, metadata::jsonb, ts
-     from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::int[], $6::int[], $7::int[], $8::uuid[],
-                 $9::int[], $10::bigint[], $11::smallint[], $12::text[], $13::bigint[])
-       as t(id, debit, credit, amount, ledger, code, flags, pending_id, timeout, expires_at, pending_state, metadata, ts)`,
-    Object.values(columns),
-  );
-  invariant(affectedRows === created.length, `inserted ${affectedRows} of ${created.length} transfers`);
-}
-
-async function updateAccounts(tx: SqlExecutor, changed: ReturnType<typeof toAccountState>[]): Promise<void> {
-  const { affectedRows } = await tx.query(
-    `update ledger_accounts a
-     set debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo,
-         last_transfer_at = v.ts
-     from unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
-       as v(id, dp, dpo, cp, cpo, ts)
-     where a.id = v.id`,
+  const { rows } = await tx.query<{ inserted: number | bigint; updated: number | bigint; resolved: number | bigint }>(
+    `with inserted as (
+       insert into ledger_transfers (${TRANSFER_COLUMNS})
+       select id, debit, credit, amount, ledger, code, flags, pending_id, timeout, expires_at, pending_state, metadata::jsonb, ts
+       from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::int[], $6::int[], $7::int[], $8::uuid[],
+                   $9::int[], $10::bigint[], $11::smallint[], $12::text[], $13::bigint[])
+         as t(id, debit, credit, amount, ledger, code, flags, pending_id, timeout, expires_at, pending_state, metadata, ts)
+       returning 1
+     ), updated as (
+       update ledger_accounts a
+       set debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo,
+           last_transfer_at = v.ts
+       from unnest($14::uuid[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
+         as v(id, dp, dpo, cp, cpo, ts)
+       where a.id = v.id
+       returning 1
+     ), resolved as (
+       update ledger_transfers t set pending_state = v.state
+       from unnest($20::uuid[], $21::smallint[]) as v(id, state)
+       where t.id = v.id and t.pending_state = ${pendingStateCodes.pending}
+       returning 1
+     )
+     select (select count(*) from inserted) as inserted, (select count(*) from updated) as updated,
+            (select count(*) from resolved) as resolved`,
     [
+      ...transferColumns(created),
       changed.map((account) => account.id),
       changed.map((account) => account.debitsPending.toString()),
       changed.map((account) => account.debitsPosted.toString()),
       changed.map((account) => account.creditsPending.toString()),
       changed.map((account) => account.creditsPosted.toString()),
       changed.map((account) => String(account.lastTransferAt)),
+      resolvedIds,
+      resolvedIds.map((id) => pendingStateCodes[resolvedStates.get(id)!]),
     ],
   );
-  invariant(affectedRows === changed.length, `updated ${affectedRows} of ${changed.length} accounts`);
+  const counts = rows[0]!;
+  invariant(Number(counts.inserted) === created.length, `inserted ${counts.inserted} of ${created.length} transfers`);
+  invariant(Number(counts.updated) === changed.length, `updated ${counts.updated} of ${changed.length} accounts`);
+  invariant(Number(counts.resolved) === resolvedIds.length, `resolved ${counts.resolved} of ${resolvedIds.length} pending transfers`);
 }
 
-async function updatePendingStates(tx: SqlExecutor, states: BatchOutcome['pendingStates']): Promise<void> {
-  const ids = [...states.keys()];
-  const { affectedRows } = await tx.query(
-    `update ledger_transfers t set pending_state = v.state
-     from unnest($1::uuid[], $2::smallint[]) as v(id, state)
-     where t.id = v.id and t.pending_state = ${pendingStateCodes.pending}`,
-    [ids, ids.map((id) => pendingStateCodes[states.get(id)!])],
-  );
-  invariant(affectedRows === ids.length, `resolved ${affectedRows} of ${ids.length} pending transfers`);
+/** The transfers as the thirteen column arrays of the insert, in TRANSFER_COLUMNS order. */
+function transferColumns(created: readonly Transfer[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 13 }, () => new Array<unknown>(created.length));
+  created.forEach((transfer, index) => {
+    const values = [
+      transfer.id,
+      transfer.debitAccountId,
+      transfer.creditAccountId,
+      transfer.amount.toString(),
+      transfer.ledger,
+      transfer.code,
+      transfer.flags,
+      transfer.pendingId,
+      transfer.timeoutSeconds,
+      transfer.expiresAt === null ? null : String(transfer.expiresAt),
+      transfer.pendingState === null ? null : pendingStateCodes[transfer.pendingState],
+      transfer.metadata === null ? null : JSON.stringify(transfer.metadata),
+      String(transfer.timestamp),
+    ];
+    values.forEach((value, column) => (columns[column]![index] = value));
+  });
+  return columns;
 }

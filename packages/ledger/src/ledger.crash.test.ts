@@ -12,6 +12,7 @@ import { createTestSchema, testDatabaseUrl } from '@yika/db/testing';
 import { expect, it } from 'vitest';
 import { newId } from './ids.js';
 import { Ledger } from './ledger.js';
+import { LOOKUP_IDS_MAX } from './queries.js';
 import { ledgerMigrations } from './schema.js';
 import { CNY } from './test/fixtures.js';
 import { startWriterProcess } from './test/processes.js';
@@ -52,7 +53,7 @@ it('a writer killed with SIGKILL mid-run loses nothing acknowledged and half-wri
 
     db = await open();
     ledger = new Ledger(db);
-    const present = new Set((await ledger.lookupTransfers(acknowledgedOk)).map((transfer) => transfer.id));
+    const present = await storedIds(ledger, acknowledgedOk);
     expect(acknowledgedOk.filter((id) => !present.has(id))).toEqual([]);
     // Chains among the steps the writer could have reached (it works through them in order): whole or absent.
     const chains = planSteps(accounts, plan)
@@ -60,7 +61,7 @@ it('a writer killed with SIGKILL mid-run loses nothing acknowledged and half-wri
       .flat()
       .filter((submission) => submission.length === 2 && submission[0]!.flags === F.linked);
     const chainIds = chains.flat().map((input) => input.id);
-    const stored = new Set((await ledger.lookupTransfers(chainIds)).map((transfer) => transfer.id));
+    const stored = await storedIds(ledger, chainIds);
     expect(stored.size).toBeGreaterThan(0);
     for (const [payment, fee] of chains) expect(stored.has(payment!.id)).toBe(stored.has(fee!.id));
     expect((await ledger.verify()).violations).toEqual([]);
@@ -89,4 +90,13 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The ids among `ids` that are stored, looked up in chunks the lookup accepts. */
+async function storedIds(ledger: Ledger, ids: readonly string[]): Promise<Set<string>> {
+  const stored = new Set<string>();
+  for (let start = 0; start < ids.length; start += LOOKUP_IDS_MAX) {
+    for (const transfer of await ledger.lookupTransfers(ids.slice(start, start + LOOKUP_IDS_MAX))) stored.add(transfer.id);
+  }
+  return stored;
 }

@@ -3,7 +3,7 @@
  * One batch is in flight at a time; what arrives meanwhile forms the next batch. A submission is never
  * split across batches, so a linked chain always stays whole.
  */
-import { isRetryableConflict, type Database } from '@yika/db';
+import { isRetryableConflict, pgErrorCode, type Database } from '@yika/db';
 import { executeBatch } from './engine.js';
 import { BATCH_TRANSFERS_MAX, type TransferInput, type TransferResult } from './types.js';
 
@@ -75,12 +75,19 @@ export class BatchWriter {
 
   async #writeBatch(batch: Submission[]): Promise<void> {
     const segments = batch.map((submission) => submission.transfers);
+    // Optimistic first: most batches hold only new ids. A stored one shows up as a unique violation.
+    let mode = { assumeNew: true };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const results = await this.#db.transaction((tx) => executeBatch(tx, segments));
+        const results = await this.#db.transaction((tx) => executeBatch(tx, segments, mode));
         batch.forEach((submission, index) => submission.resolve(results[index]!));
         return;
       } catch (error) {
+        if (mode.assumeNew && pgErrorCode(error) === UNIQUE_VIOLATION) {
+          mode = { assumeNew: false };
+          attempt -= 1;
+          continue;
+        }
         if (isRetryableConflict(error) && attempt < this.#conflictRetriesMax) {
           await sleep(Math.min(100, 2 ** attempt) * Math.random());
           continue;
@@ -92,6 +99,8 @@ export class BatchWriter {
     }
   }
 }
+
+const UNIQUE_VIOLATION = '23505';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
