@@ -221,18 +221,14 @@ function planTransfer(state: BatchState, input: TransferInput, timestamp: number
     amount = minBigInt(amount, credit.debitsPosted - credit.creditsPosted - credit.creditsPending);
     if (amount <= 0n) return 'exceeds_debits';
   }
-  if (debit.debitsPending + debit.debitsPosted + amount > AMOUNT_MAX) return 'overflows_debits';
-  if (credit.creditsPending + credit.creditsPosted + amount > AMOUNT_MAX) return 'overflows_credits';
-  if (
-    (debit.flags & AccountFlags.debitsMustNotExceedCredits) !== 0 &&
-    debit.debitsPending + debit.debitsPosted + amount > debit.creditsPosted
-  ) {
+  const debitsAfter = debit.debitsPending + debit.debitsPosted + amount;
+  const creditsAfter = credit.creditsPending + credit.creditsPosted + amount;
+  if (debitsAfter > AMOUNT_MAX) return 'overflows_debits';
+  if (creditsAfter > AMOUNT_MAX) return 'overflows_credits';
+  if ((debit.flags & AccountFlags.debitsMustNotExceedCredits) !== 0 && debitsAfter > debit.creditsPosted) {
     return 'exceeds_credits';
   }
-  if (
-    (credit.flags & AccountFlags.creditsMustNotExceedDebits) !== 0 &&
-    credit.creditsPending + credit.creditsPosted + amount > credit.debitsPosted
-  ) {
+  if ((credit.flags & AccountFlags.creditsMustNotExceedDebits) !== 0 && creditsAfter > credit.debitsPosted) {
     return 'exceeds_debits';
   }
   return {
@@ -321,8 +317,7 @@ function commit(state: BatchState, outcome: BatchOutcome, plan: Plan, journal: J
   for (const account of [plan.debit, plan.credit]) {
     if (journal !== null && !journal.accounts.has(account.id)) journal.accounts.set(account.id, { ...account });
   }
-  const debit = { ...plan.debit };
-  const credit = { ...plan.credit };
+  const { debit, credit } = plan;
   debit.debitsPending += plan.pendingDelta;
   debit.debitsPosted += plan.postedDelta;
   credit.creditsPending += plan.pendingDelta;
@@ -331,8 +326,6 @@ function commit(state: BatchState, outcome: BatchOutcome, plan: Plan, journal: J
   credit.lastTransferAt = plan.transfer.timestamp;
   assertCounters(debit);
   assertCounters(credit);
-  state.accounts.set(debit.id, debit);
-  state.accounts.set(credit.id, credit);
   outcome.changedAccountIds.add(debit.id);
   outcome.changedAccountIds.add(credit.id);
 

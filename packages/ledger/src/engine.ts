@@ -3,15 +3,15 @@
  * Runs inside a transaction the caller owns (the batching writer's, or a business flow's).
  */
 import type { SqlExecutor } from '@yika/db';
-import { applyTransfers, type BatchOutcome } from './apply.js';
+import { applyTransfers, type AccountState, type BatchOutcome } from './apply.js';
 import { isUuid } from './ids.js';
 import { invariant } from './invariant.js';
 import {
-  ACCOUNT_COLUMNS,
+  ACCOUNT_STATE_COLUMNS,
   TRANSFER_COLUMNS,
   toAccountState,
   toTransfer,
-  type AccountRow,
+  type AccountStateRow,
   type TransferRow,
 } from './rows.js';
 import { pendingStateCodes } from './schema.js';
@@ -50,14 +50,14 @@ export async function executeBatch(
   const accountIds = uniqueUuids([
     ...inputs.flatMap((input) => [input.debitAccountId, input.creditAccountId]),
     ...pendingAccounts.flatMap((row) => [row.debit_account_id, row.credit_account_id]),
-  ]).sort();
+  ]);
 
   const locked = await lockAccounts(tx, accountIds);
   // Read after locking: a concurrent writer that touched these accounts has committed by now.
   const ownIds = uniqueUuids(inputs.map((input) => input.id));
   const known = await loadTransfers(tx, mode.assumeNew ? pendingIds : uniqueUuids([...ownIds, ...pendingIds]));
   const now = nowMicros();
-  let accounts = new Map(locked);
+  let accounts = accountStates(locked);
   let outcome = applyTransfers({ accounts, transfers: known, now }, segments);
 
   if (mode.assumeNew) {
@@ -65,7 +65,7 @@ export async function executeBatch(
     const stored = await loadTransfers(tx, refused);
     if (stored.size > 0) {
       const transfers = await loadTransfers(tx, uniqueUuids([...ownIds, ...pendingIds]));
-      accounts = new Map(locked);
+      accounts = accountStates(locked);
       outcome = applyTransfers({ accounts, transfers, now }, segments);
     }
   }
@@ -85,16 +85,22 @@ async function loadTransferAccounts(tx: SqlExecutor, ids: string[]) {
   return rows;
 }
 
-/** Locks rows in id order, so that concurrent batches cannot deadlock on each other. */
-async function lockAccounts(tx: SqlExecutor, ids: string[]) {
-  const accounts = new Map<string, ReturnType<typeof toAccountState>>();
-  if (ids.length === 0) return accounts;
-  const { rows } = await tx.query<AccountRow>(
-    `select ${ACCOUNT_COLUMNS} from ledger_accounts where id = any($1::uuid[]) order by id for update`,
-    [ids],
+/**
+ * Locks rows in id order, so that concurrent batches cannot deadlock on each other: PostgreSQL locks each
+ * row as it leaves the sort.
+ */
+async function lockAccounts(tx: SqlExecutor, ids: string[]): Promise<AccountStateRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await tx.query<AccountStateRow>(
+    `select ${ACCOUNT_STATE_COLUMNS} from ledger_accounts where id = any($1::uuid[]) order by id for update`,
+    [arrayLiteral(ids)],
   );
-  for (const row of rows) accounts.set(row.id, toAccountState(row));
-  return accounts;
+  return rows;
+}
+
+/** Fresh account states for one application of the rules, which changes them in place. */
+function accountStates(rows: readonly AccountStateRow[]): Map<string, AccountState> {
+  return new Map(rows.map((row) => [row.id, toAccountState(row)]));
 }
 
 async function loadTransfers(tx: SqlExecutor, ids: string[]): Promise<Map<string, Transfer>> {
@@ -116,7 +122,7 @@ async function loadTransfers(tx: SqlExecutor, ids: string[]): Promise<Map<string
 async function writeOutcome(
   tx: SqlExecutor,
   outcome: BatchOutcome,
-  accounts: Map<string, ReturnType<typeof toAccountState>>,
+  accounts: Map<string, AccountState>,
 ): Promise<void> {
   const resolvedStates = new Map(outcome.pendingStates);
   const created = outcome.created.map((transfer) => {
@@ -154,14 +160,14 @@ async function writeOutcome(
             (select count(*) from resolved) as resolved`,
     [
       ...transferColumns(created),
-      changed.map((account) => account.id),
-      changed.map((account) => account.debitsPending.toString()),
-      changed.map((account) => account.debitsPosted.toString()),
-      changed.map((account) => account.creditsPending.toString()),
-      changed.map((account) => account.creditsPosted.toString()),
-      changed.map((account) => String(account.lastTransferAt)),
-      resolvedIds,
-      resolvedIds.map((id) => pendingStateCodes[resolvedStates.get(id)!]),
+      arrayLiteral(changed.map((account) => account.id)),
+      arrayLiteral(changed.map((account) => account.debitsPending)),
+      arrayLiteral(changed.map((account) => account.debitsPosted)),
+      arrayLiteral(changed.map((account) => account.creditsPending)),
+      arrayLiteral(changed.map((account) => account.creditsPosted)),
+      arrayLiteral(changed.map((account) => account.lastTransferAt)),
+      arrayLiteral(resolvedIds),
+      arrayLiteral(resolvedIds.map((id) => pendingStateCodes[resolvedStates.get(id)!])),
     ],
   );
   const counts = rows[0]!;
@@ -171,25 +177,35 @@ async function writeOutcome(
 }
 
 /** The transfers as the thirteen column arrays of the insert, in TRANSFER_COLUMNS order. */
-function transferColumns(created: readonly Transfer[]): unknown[][] {
-  const columns: unknown[][] = Array.from({ length: 13 }, () => new Array<unknown>(created.length));
-  created.forEach((transfer, index) => {
-    const values = [
-      transfer.id,
-      transfer.debitAccountId,
-      transfer.creditAccountId,
-      transfer.amount.toString(),
-      transfer.ledger,
-      transfer.code,
-      transfer.flags,
-      transfer.pendingId,
-      transfer.timeoutSeconds,
-      transfer.expiresAt === null ? null : String(transfer.expiresAt),
-      transfer.pendingState === null ? null : pendingStateCodes[transfer.pendingState],
-      transfer.metadata === null ? null : JSON.stringify(transfer.metadata),
-      String(transfer.timestamp),
-    ];
-    values.forEach((value, column) => (columns[column]![index] = value));
-  });
-  return columns;
+function transferColumns(created: readonly Transfer[]): unknown[] {
+  const column = <T>(value: (transfer: Transfer) => T) => created.map(value);
+  return [
+    arrayLiteral(column((t) => t.id)),
+    arrayLiteral(column((t) => t.debitAccountId)),
+    arrayLiteral(column((t) => t.creditAccountId)),
+    arrayLiteral(column((t) => t.amount)),
+    arrayLiteral(column((t) => t.ledger)),
+    arrayLiteral(column((t) => t.code)),
+    arrayLiteral(column((t) => t.flags)),
+    arrayLiteral(column((t) => t.pendingId)),
+    arrayLiteral(column((t) => t.timeoutSeconds)),
+    arrayLiteral(column((t) => t.expiresAt)),
+    arrayLiteral(column((t) => (t.pendingState === null ? null : pendingStateCodes[t.pendingState]))),
+    column((t) => (t.metadata === null ? null : JSON.stringify(t.metadata))),
+    arrayLiteral(column((t) => t.timestamp)),
+  ];
+}
+
+/**
+ * A PostgreSQL array literal of validated uuids and numbers, which need no quoting. Building it here is
+ * several times cheaper than the driver's generic array encoding, which matters at 8,000 rows a batch.
+ */
+function arrayLiteral(values: readonly (string | number | bigint | null)[]): string {
+  let literal = '{';
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index];
+    if (index > 0) literal += ',';
+    literal += value === null || value === undefined ? 'NULL' : String(value);
+  }
+  return literal + '}';
 }

@@ -1,4 +1,4 @@
-import { v5 as uuidv5, v7 as uuidv7, validate } from 'uuid';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 
 /** Namespace for transfer ids derived from business keys (a fixed, random UUID). */
 const TRANSFER_NAMESPACE = 'b7f3b2de-5f3c-4a3e-9d0e-6f2b1e0c9a41';
@@ -23,7 +23,10 @@ export function expiryTransferId(pendingId: string): string {
   return transferId(pendingId, 'ledger.expire');
 }
 
+/** An RFC 9562 UUID in lower case, or the max UUID; the hot path checks every id, so one plain regex. */
+const CANONICAL_UUID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|f{8}-f{4}-f{4}-f{4}-f{12})$/;
+
 /** A canonical, non-nil UUID (lower case). */
 export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && value !== NIL_UUID && validate(value) && value === value.toLowerCase();
+  return typeof value === 'string' && value !== NIL_UUID && CANONICAL_UUID.test(value);
 }

@@ -6,6 +6,10 @@ import type { Account, PendingState, Transfer } from './types.js';
 export const ACCOUNT_COLUMNS =
   'id, ledger, code, flags, owner_ref, debits_pending, debits_posted, credits_pending, credits_posted, created_at, last_transfer_at';
 
+/** What the rules need of a locked account. */
+export const ACCOUNT_STATE_COLUMNS =
+  'id, ledger, code, flags, debits_pending, debits_posted, credits_pending, credits_posted, last_transfer_at';
+
 export const TRANSFER_COLUMNS =
   'id, debit_account_id, credit_account_id, amount, ledger, code, flags, pending_id, timeout_seconds, expires_at, pending_state, metadata, timestamp';
 
@@ -60,7 +64,9 @@ export function toAccount(row: AccountRow): Account {
   };
 }
 
-export function toAccountState(row: AccountRow): AccountState {
+export type AccountStateRow = Omit<AccountRow, 'owner_ref' | 'created_at'>;
+
+export function toAccountState(row: AccountStateRow): AccountState {
   return {
     id: row.id,
     ledger: row.ledger,
