@@ -47,10 +47,10 @@ export async function executeBatch(
 
   // A post or void may omit its accounts: learn them from the pending transfer (immutable) before locking.
   const pendingAccounts = pendingIds.length > 0 ? await loadTransferAccounts(tx, pendingIds) : [];
-  const accountIds = uniqueUuids([
-    ...inputs.flatMap((input) => [input.debitAccountId, input.creditAccountId]),
-    ...pendingAccounts.flatMap((row) => [row.debit_account_id, row.credit_account_id]),
-  ]);
+  const involved: (string | undefined)[] = [];
+  for (const input of inputs) involved.push(input.debitAccountId, input.creditAccountId);
+  for (const row of pendingAccounts) involved.push(row.debit_account_id, row.credit_account_id);
+  const accountIds = uniqueUuids(involved);
 
   const locked = await lockAccounts(tx, accountIds);
   // Read after locking: a concurrent writer that touched these accounts has committed by now.
@@ -74,7 +74,9 @@ export async function executeBatch(
 }
 
 function uniqueUuids(values: readonly (string | null | undefined)[]): string[] {
-  return [...new Set(values.filter((value): value is string => isUuid(value)))];
+  const unique = new Set<string>();
+  for (const value of values) if (value != null && !unique.has(value) && isUuid(value)) unique.add(value);
+  return [...unique];
 }
 
 async function loadTransferAccounts(tx: SqlExecutor, ids: string[]) {
@@ -178,22 +180,26 @@ async function writeOutcome(
 
 /** The transfers as the thirteen column arrays of the insert, in TRANSFER_COLUMNS order. */
 function transferColumns(created: readonly Transfer[]): unknown[] {
-  const column = <T>(value: (transfer: Transfer) => T) => created.map(value);
-  return [
-    arrayLiteral(column((t) => t.id)),
-    arrayLiteral(column((t) => t.debitAccountId)),
-    arrayLiteral(column((t) => t.creditAccountId)),
-    arrayLiteral(column((t) => t.amount)),
-    arrayLiteral(column((t) => t.ledger)),
-    arrayLiteral(column((t) => t.code)),
-    arrayLiteral(column((t) => t.flags)),
-    arrayLiteral(column((t) => t.pendingId)),
-    arrayLiteral(column((t) => t.timeoutSeconds)),
-    arrayLiteral(column((t) => t.expiresAt)),
-    arrayLiteral(column((t) => (t.pendingState === null ? null : pendingStateCodes[t.pendingState]))),
-    column((t) => (t.metadata === null ? null : JSON.stringify(t.metadata))),
-    arrayLiteral(column((t) => t.timestamp)),
-  ];
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  const [id, debit, credit, amount, ledger, code, flags, pendingId, timeout, expiresAt, pendingState, metadata, timestamp] =
+    columns as [unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[]];
+  for (const t of created) {
+    id.push(t.id);
+    debit.push(t.debitAccountId);
+    credit.push(t.creditAccountId);
+    amount.push(t.amount);
+    ledger.push(t.ledger);
+    code.push(t.code);
+    flags.push(t.flags);
+    pendingId.push(t.pendingId);
+    timeout.push(t.timeoutSeconds);
+    expiresAt.push(t.expiresAt);
+    pendingState.push(t.pendingState === null ? null : pendingStateCodes[t.pendingState]);
+    metadata.push(t.metadata === null ? null : JSON.stringify(t.metadata));
+    timestamp.push(t.timestamp);
+  }
+  // Metadata is free text: the driver quotes it. Every other column is uuids or numbers.
+  return columns.map((values) => (values === metadata ? values : arrayLiteral(values as (string | number | bigint | null)[])));
 }
 
 /**

@@ -131,11 +131,13 @@ function normalizeTransfer(input: TransferInput): TransferInput {
       throw new TypeError(`transfer.${key} must be an integer from 0 to 2^31-1`);
     }
   }
-  return {
-    ...input,
-    id: input.id.toLowerCase(),
-    debitAccountId: input.debitAccountId?.toLowerCase(),
-    creditAccountId: input.creditAccountId?.toLowerCase(),
-    pendingId: input.pendingId?.toLowerCase(),
-  };
+  const id = input.id.toLowerCase();
+  const debitAccountId = input.debitAccountId?.toLowerCase();
+  const creditAccountId = input.creditAccountId?.toLowerCase();
+  const pendingId = input.pendingId?.toLowerCase();
+  // Ids usually arrive in lower case already: keep the caller's object rather than copy it.
+  if (id === input.id && debitAccountId === input.debitAccountId && creditAccountId === input.creditAccountId && pendingId === input.pendingId) {
+    return input;
+  }
+  return { ...input, id, debitAccountId, creditAccountId, pendingId };
 }

@@ -1,0 +1,23 @@
+import { migrate, openDatabase } from '@yika/db';
+import { createTestSchema } from '@yika/db/testing';
+import { AccountFlags, Ledger, ledgerMigrations, newId } from '@yika/ledger';
+const url = 'postgres://yika@127.0.0.1:54329/yika';
+const schema = await createTestSchema(url);
+const db = await openDatabase({ url, schema: schema.schema, poolSize: 8 });
+await migrate(db, ledgerMigrations);
+const ledger = new Ledger(db);
+const bank = newId(), merchant = newId();
+const accounts = Array.from({ length: 10000 }, newId);
+await ledger.createAccounts([{ id: bank, ledger: 156, code: 9 }, { id: merchant, ledger: 156, code: 2 }]);
+await ledger.createAccounts(accounts.map((id) => ({ id, ledger: 156, code: 1, flags: AccountFlags.debitsMustNotExceedCredits })).slice(0, 5000));
+await ledger.createAccounts(accounts.map((id) => ({ id, ledger: 156, code: 1, flags: AccountFlags.debitsMustNotExceedCredits })).slice(5000));
+for (let s = 0; s < 10000; s += 5000) await ledger.submit(accounts.slice(s, s + 5000).map((id) => ({ id: newId(), debitAccountId: bank, creditAccountId: id, amount: 10n ** 12n, ledger: 156, code: 9 })));
+const hot = process.env.SHAPE === 'hot';
+const pick = () => accounts[Math.floor(Math.random() * accounts.length)]!;
+const make = () => Array.from({ length: Number(process.env.BATCH ?? 1000) }, () => { const d = pick(); let c = hot && Math.random() < 0.9 ? merchant : pick(); if (c === d) c = merchant; return { id: newId(), debitAccountId: d, creditAccountId: c, amount: BigInt(1 + Math.floor(Math.random() * 10000)), ledger: 156, code: 1 }; });
+for (let i = 0; i < 10; i++) await ledger.submit(make());
+const batches = Array.from({ length: Number(process.env.N ?? 40) }, make);
+const t0 = performance.now(); const elu0 = performance.eventLoopUtilization(); const cpu0 = process.cpuUsage();
+for (const b of batches) { const r = await ledger.submit(b); if (r.some((x) => x.result !== 'ok')) throw new Error('refused'); }
+console.log('ms per batch', ((performance.now() - t0) / batches.length).toFixed(1), "node busy", performance.eventLoopUtilization(elu0).utilization.toFixed(2), "node cpu ms per batch", ((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 / batches.length).toFixed(1));
+await ledger.close(); await db.close(); await schema.drop();
