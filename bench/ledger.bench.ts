@@ -24,7 +24,8 @@ const BATCH_SIZES = [1, 100, 1_000, 8_000];
 const CONCURRENT_SUBMITTERS = 64;
 /** Transfers measured per case: enough for a stable figure, small enough for a few minutes in all. */
 const quick = process.argv.includes('--quick');
-const transfersFor = (batchSize: number) => (quick ? 1 : 4) * (batchSize === 1 ? 1_000 : Math.max(8_000, batchSize * 4));
+const transfersFor = (batchSize: number) =>
+  (quick ? 1 : 4) * (batchSize === 1 ? 1_000 : Math.max(8_000, batchSize * 4));
 const LATENCY_TRANSFERS = quick ? 5_000 : 20_000;
 
 type Shape = 'uniform' | 'hot';
@@ -64,13 +65,25 @@ async function openFixture(kind: 'pglite' | 'postgres'): Promise<Fixture> {
   const bank = newId();
   const merchant = newId();
   const accounts = Array.from({ length: ACCOUNTS }, newId);
-  await ledger.createAccounts([{ id: bank, ledger: CNY, code: 9 }, { id: merchant, ledger: CNY, code: 2 }]);
+  await ledger.createAccounts([
+    { id: bank, ledger: CNY, code: 9 },
+    { id: merchant, ledger: CNY, code: 2 },
+  ]);
   for (let start = 0; start < ACCOUNTS; start += 5_000) {
     const chunk = accounts.slice(start, start + 5_000);
     // Wallets: the balance-limit rule is checked on every debit.
-    await ledger.createAccounts(chunk.map((id) => ({ id, ledger: CNY, code: 1, flags: AccountFlags.debitsMustNotExceedCredits })));
+    await ledger.createAccounts(
+      chunk.map((id) => ({ id, ledger: CNY, code: 1, flags: AccountFlags.debitsMustNotExceedCredits })),
+    );
     const results = await ledger.submit(
-      chunk.map((id) => ({ id: newId(), debitAccountId: bank, creditAccountId: id, amount: 10n ** 12n, ledger: CNY, code: 9 })),
+      chunk.map((id) => ({
+        id: newId(),
+        debitAccountId: bank,
+        creditAccountId: id,
+        amount: 10n ** 12n,
+        ledger: CNY,
+        code: 9,
+      })),
     );
     if (results.some((result) => result.result !== 'ok')) throw new Error('opening balances refused');
   }
@@ -99,7 +112,14 @@ function makeTransfers(fixture: Fixture, shape: Shape, count: number): TransferI
     const debit = pick();
     let credit = shape === 'hot' && Math.random() < 0.9 ? merchant : pick();
     if (credit === debit) credit = merchant;
-    return { id: newId(), debitAccountId: debit, creditAccountId: credit, amount: BigInt(1 + Math.floor(Math.random() * 10_000)), ledger: CNY, code: 1 };
+    return {
+      id: newId(),
+      debitAccountId: debit,
+      creditAccountId: credit,
+      amount: BigInt(1 + Math.floor(Math.random() * 10_000)),
+      ledger: CNY,
+      code: 1,
+    };
   });
 }
 
@@ -178,7 +198,11 @@ async function measureLatency(fixture: Fixture) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { p50Ms: round(percentile(latencies, 50), 2), p99Ms: round(percentile(latencies, 99), 2), perSecond: Math.round(transfers.length / seconds) };
+  return {
+    p50Ms: round(percentile(latencies, 50), 2),
+    p99Ms: round(percentile(latencies, 99), 2),
+    perSecond: Math.round(transfers.length / seconds),
+  };
 }
 
 function round(value: number, digits = 0): number {
@@ -196,14 +220,24 @@ async function benchDatabase(kind: 'pglite' | 'postgres') {
         // Warm up caches and the JIT on a slice before each measured pair.
         await measurePair(fixture, shape, Math.min(count, 2 * batchSize, 2_000), batchSize);
         const { ledgerPerSecond, ceilingPerSecond } = await measurePair(fixture, shape, count, batchSize);
-        const figure = { database: kind, shape, batchSize, ledgerPerSecond: Math.round(ledgerPerSecond), ceilingPerSecond: Math.round(ceilingPerSecond), ratio: round(ledgerPerSecond / ceilingPerSecond, 2) };
+        const figure = {
+          database: kind,
+          shape,
+          batchSize,
+          ledgerPerSecond: Math.round(ledgerPerSecond),
+          ceilingPerSecond: Math.round(ceilingPerSecond),
+          ratio: round(ledgerPerSecond / ceilingPerSecond, 2),
+        };
         figures.push(figure);
-        console.error(`${kind} ${shape} batch ${batchSize}: ledger ${figure.ledgerPerSecond}/s, ceiling ${figure.ceilingPerSecond}/s, ratio ${figure.ratio}`);
+        console.error(
+          `${kind} ${shape} batch ${batchSize}: ledger ${figure.ledgerPerSecond}/s, ceiling ${figure.ceilingPerSecond}/s, ratio ${figure.ratio}`,
+        );
       }
     }
     const latency = await measureLatency(fixture);
     const verification = await fixture.ledger.verify();
-    if (!verification.ok) throw new Error(`invariant broken after the benchmark: ${verification.violations.join('; ')}`);
+    if (!verification.ok)
+      throw new Error(`invariant broken after the benchmark: ${verification.violations.join('; ')}`);
     return { figures, latency };
   } finally {
     await fixture.close();
@@ -217,8 +251,17 @@ for (const kind of databases) results[kind] = await benchDatabase(kind);
 const rows = Object.values(results).flatMap((result) =>
   result.figures.map((f) => [f.database, f.shape, f.batchSize, f.ledgerPerSecond, f.ceilingPerSecond, f.ratio]),
 );
-const throughput = tables(['database', 'shape', 'batch', 'ledger transfers/s', 'raw SQL ceiling/s', 'ledger/ceiling'], rows);
-const latencyRows = Object.entries(results).map(([kind, result]) => [kind, CONCURRENT_SUBMITTERS, result.latency.perSecond, result.latency.p50Ms, result.latency.p99Ms]);
+const throughput = tables(
+  ['database', 'shape', 'batch', 'ledger transfers/s', 'raw SQL ceiling/s', 'ledger/ceiling'],
+  rows,
+);
+const latencyRows = Object.entries(results).map(([kind, result]) => [
+  kind,
+  CONCURRENT_SUBMITTERS,
+  result.latency.perSecond,
+  result.latency.p50Ms,
+  result.latency.p99Ms,
+]);
 const latency = tables(['database', 'submitters', 'transfers/s', 'submit p50 ms', 'submit p99 ms'], latencyRows);
 console.log(`${throughput.text}\n\n${latency.text}`);
 writePerformanceSection(
@@ -237,4 +280,10 @@ Latency of a single-transfer \`submit()\` with ${CONCURRENT_SUBMITTERS} concurre
 
 ${latency.markdown}`,
 );
-console.log(JSON.stringify({ bench: 'ledger', accounts: ACCOUNTS, ...Object.fromEntries(Object.entries(results).map(([kind, result]) => [kind, result])) }));
+console.log(
+  JSON.stringify({
+    bench: 'ledger',
+    accounts: ACCOUNTS,
+    ...Object.fromEntries(Object.entries(results).map(([kind, result]) => [kind, result])),
+  }),
+);

@@ -26,7 +26,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 async function openPglite(dataDir: string): Promise<Database> {
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir);
-  const run = async <Row>(executor: Pick<PGlite, 'query'>, text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> => {
+  const run = async <Row>(
+    executor: Pick<PGlite, 'query'>,
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>> => {
     const result = await executor.query<Row>(text, params ? [...params] : undefined);
     return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
   };
@@ -50,9 +54,11 @@ async function openPostgres(
 ): Promise<Database> {
   if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
   const types = {
-    getTypeParser: (oid: number, format?: string) =>
+    getTypeParser: (oid: number, format?: string): ((value: string) => unknown) =>
       // int8 as bigint: money never passes through a float.
-      oid === 20 ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format as 'text'),
+      oid === 20
+        ? (value: string) => BigInt(value)
+        : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown),
   };
   const pool = new pg.Pool({
     connectionString: url,
@@ -65,7 +71,11 @@ async function openPostgres(
   });
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const run = async <Row>(executor: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> => {
+  const run = async <Row>(
+    executor: pg.Pool | pg.PoolClient,
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>> => {
     const result = await executor.query(text, params ? [...params] : undefined);
     return { rows: result.rows as Row[], affectedRows: result.rowCount ?? 0 };
   };

@@ -78,14 +78,16 @@ function compareAccount(input: AccountInput, row: AccountRow | null, first: Acco
   return 'exists';
 }
 
-export type CloseAccountResult = 'ok' | 'account_not_found' | 'account_already_closed' | 'account_has_pending_transfers';
+export type CloseAccountResult =
+  'ok' | 'account_not_found' | 'account_already_closed' | 'account_has_pending_transfers';
 
 /** Closes an account to new transfers. Refused while it has pending (reserved) amounts. */
 export async function closeAccount(tx: SqlExecutor, id: string): Promise<CloseAccountResult> {
   if (!isUuid(id)) return 'account_not_found';
-  const { rows } = await tx.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from ledger_accounts where id = $1 for update`, [
-    id,
-  ]);
+  const { rows } = await tx.query<AccountRow>(
+    `select ${ACCOUNT_COLUMNS} from ledger_accounts where id = $1 for update`,
+    [id],
+  );
   const row = rows[0];
   if (row === undefined) return 'account_not_found';
   const account = toAccount(row);

@@ -270,7 +270,8 @@ function planResolution(state: BatchState, input: TransferInput, timestamp: numb
   if (input.creditAccountId !== undefined && input.creditAccountId !== pendingTransfer.creditAccountId) {
     return 'pending_transfer_has_different_credit_account_id';
   }
-  if (input.ledger !== undefined && input.ledger !== pendingTransfer.ledger) return 'pending_transfer_has_different_ledger';
+  if (input.ledger !== undefined && input.ledger !== pendingTransfer.ledger)
+    return 'pending_transfer_has_different_ledger';
   if (input.code !== undefined && input.code !== pendingTransfer.code) return 'pending_transfer_has_different_code';
   const pendingAmount = pendingTransfer.amount;
   const amount = isPost ? (input.amount ?? pendingAmount) : pendingAmount;
@@ -353,7 +354,10 @@ function assertCounters(account: AccountState): void {
     invariant(account.debitsPending + account.debitsPosted <= account.creditsPosted, `account ${account.id} overdrawn`);
   }
   if ((account.flags & AccountFlags.creditsMustNotExceedDebits) !== 0) {
-    invariant(account.creditsPending + account.creditsPosted <= account.debitsPosted, `account ${account.id} over-credited`);
+    invariant(
+      account.creditsPending + account.creditsPosted <= account.debitsPosted,
+      `account ${account.id} over-credited`,
+    );
   }
 }
 
@@ -375,8 +379,10 @@ function compareWithExisting(input: TransferInput, existing: Transfer): Transfer
   } else if ((!resolving || input.amount !== undefined) && input.amount !== existing.amount) {
     return 'exists_with_different_amount';
   }
-  if (canonicalJson(input.metadata ?? null) !== canonicalJson(existing.metadata)) return 'exists_with_different_metadata';
-  if ((!resolving || input.ledger !== undefined) && input.ledger !== existing.ledger) return 'exists_with_different_ledger';
+  if (canonicalJson(input.metadata ?? null) !== canonicalJson(existing.metadata))
+    return 'exists_with_different_metadata';
+  if ((!resolving || input.ledger !== undefined) && input.ledger !== existing.ledger)
+    return 'exists_with_different_ledger';
   if ((!resolving || input.code !== undefined) && input.code !== existing.code) return 'exists_with_different_code';
   return 'exists';
 }

@@ -61,7 +61,12 @@ export async function executeBatch(
   let outcome = applyTransfers({ accounts, transfers: known, now }, segments);
 
   if (mode.assumeNew) {
-    const refused = uniqueUuids(outcome.results.flat().filter((result) => result.result !== 'ok').map((result) => result.id));
+    const refused = uniqueUuids(
+      outcome.results
+        .flat()
+        .filter((result) => result.result !== 'ok')
+        .map((result) => result.id),
+    );
     const stored = await loadTransfers(tx, refused);
     if (stored.size > 0) {
       const transfers = await loadTransfers(tx, uniqueUuids([...ownIds, ...pendingIds]));
@@ -175,14 +180,44 @@ async function writeOutcome(
   const counts = rows[0]!;
   invariant(Number(counts.inserted) === created.length, `inserted ${counts.inserted} of ${created.length} transfers`);
   invariant(Number(counts.updated) === changed.length, `updated ${counts.updated} of ${changed.length} accounts`);
-  invariant(Number(counts.resolved) === resolvedIds.length, `resolved ${counts.resolved} of ${resolvedIds.length} pending transfers`);
+  invariant(
+    Number(counts.resolved) === resolvedIds.length,
+    `resolved ${counts.resolved} of ${resolvedIds.length} pending transfers`,
+  );
 }
 
 /** The transfers as the thirteen column arrays of the insert, in TRANSFER_COLUMNS order. */
 function transferColumns(created: readonly Transfer[]): unknown[] {
   const columns: unknown[][] = Array.from({ length: 13 }, () => []);
-  const [id, debit, credit, amount, ledger, code, flags, pendingId, timeout, expiresAt, pendingState, metadata, timestamp] =
-    columns as [unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[], unknown[]];
+  const [
+    id,
+    debit,
+    credit,
+    amount,
+    ledger,
+    code,
+    flags,
+    pendingId,
+    timeout,
+    expiresAt,
+    pendingState,
+    metadata,
+    timestamp,
+  ] = columns as [
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+    unknown[],
+  ];
   for (const t of created) {
     id.push(t.id);
     debit.push(t.debitAccountId);
@@ -199,7 +234,9 @@ function transferColumns(created: readonly Transfer[]): unknown[] {
     timestamp.push(t.timestamp);
   }
   // Metadata is free text: the driver quotes it. Every other column is uuids or numbers.
-  return columns.map((values) => (values === metadata ? values : arrayLiteral(values as (string | number | bigint | null)[])));
+  return columns.map((values) =>
+    values === metadata ? values : arrayLiteral(values as (string | number | bigint | null)[]),
+  );
 }
 
 /**

@@ -24,7 +24,8 @@ export function expiryTransferId(pendingId: string): string {
 }
 
 /** An RFC 9562 UUID in lower case, or the max UUID; the hot path checks every id, so one plain regex. */
-const CANONICAL_UUID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|f{8}-f{4}-f{4}-f{4}-f{12})$/;
+const CANONICAL_UUID =
+  /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}|f{8}-f{4}-f{4}-f{4}-f{12})$/;
 
 /** A canonical, non-nil UUID (lower case). */
 export function isUuid(value: unknown): value is string {

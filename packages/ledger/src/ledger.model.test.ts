@@ -24,7 +24,10 @@ const amount = fc.oneof(
 );
 
 /** Mostly the five CNY accounts; now and then the USD one or an unknown id. */
-const accountSlot = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(5, 6) });
+const accountSlot = fc.oneof(
+  { weight: 12, arbitrary: fc.nat({ max: 4 }) },
+  { weight: 1, arbitrary: fc.constantFrom(5, 6) },
+);
 
 const newTransfer = fc.record({
   kind: fc.constant('new' as const),
@@ -32,8 +35,28 @@ const newTransfer = fc.record({
   credit: accountSlot,
   amount,
   flags: fc.oneof(
-    { weight: 10, arbitrary: fc.constantFrom(0, 0, 0, F.pending, F.pending, F.linked, F.pending | F.linked, F.balancingDebit, F.balancingCredit) },
-    { weight: 2, arbitrary: fc.constantFrom(F.balancingDebit | F.pending, F.balancingDebit | F.linked, F.balancingCredit | F.balancingDebit) },
+    {
+      weight: 10,
+      arbitrary: fc.constantFrom(
+        0,
+        0,
+        0,
+        F.pending,
+        F.pending,
+        F.linked,
+        F.pending | F.linked,
+        F.balancingDebit,
+        F.balancingCredit,
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        F.balancingDebit | F.pending,
+        F.balancingDebit | F.linked,
+        F.balancingCredit | F.balancingDebit,
+      ),
+    },
     { weight: 1, arbitrary: fc.nat({ max: 127 }) },
   ),
   usd: fc.integer({ min: 0, max: 9 }).map((roll) => roll === 0),
@@ -57,11 +80,21 @@ const duplicateTransfer = fc.record({
   change: fc.constantFrom('none', 'none', 'amount', 'code', 'metadata'),
 });
 
-const transferSpec = fc.oneof({ weight: 6, arbitrary: newTransfer }, { weight: 3, arbitrary: resolveTransfer }, { weight: 2, arbitrary: duplicateTransfer });
+const transferSpec = fc.oneof(
+  { weight: 6, arbitrary: newTransfer },
+  { weight: 3, arbitrary: resolveTransfer },
+  { weight: 2, arbitrary: duplicateTransfer },
+);
 type TransferSpec = typeof transferSpec extends fc.Arbitrary<infer T> ? T : never;
 
 const command = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('submit' as const), transfers: fc.array(transferSpec, { minLength: 1, maxLength: 6 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('submit' as const),
+      transfers: fc.array(transferSpec, { minLength: 1, maxLength: 6 }),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -69,12 +102,20 @@ const command = fc.oneof(
       submissions: fc.array(fc.array(transferSpec, { minLength: 1, maxLength: 4 }), { minLength: 2, maxLength: 4 }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), account: fc.nat({ max: ACCOUNT_SLOTS - 1 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('close' as const), account: fc.nat({ max: ACCOUNT_SLOTS - 1 }) }),
+  },
 );
 
 const scenario = fc.record({
   accountFlags: fc.array(
-    fc.constantFrom(AccountFlags.none, AccountFlags.debitsMustNotExceedCredits, AccountFlags.debitsMustNotExceedCredits, AccountFlags.creditsMustNotExceedDebits),
+    fc.constantFrom(
+      AccountFlags.none,
+      AccountFlags.debitsMustNotExceedCredits,
+      AccountFlags.debitsMustNotExceedCredits,
+      AccountFlags.creditsMustNotExceedDebits,
+    ),
     { minLength: ACCOUNT_SLOTS, maxLength: ACCOUNT_SLOTS },
   ),
   funding: fc.array(fc.bigInt({ min: 0n, max: 500n }), { minLength: ACCOUNT_SLOTS, maxLength: ACCOUNT_SLOTS }),
@@ -89,7 +130,9 @@ function tally(results: { result: string }[]) {
 
 function comparable(results: (TransferResult | ModelResult)[]) {
   return results.map((result) =>
-    result.result === 'ok' || result.result === 'exists' ? { result: result.result, amount: result.amount } : { result: result.result },
+    result.result === 'ok' || result.result === 'exists'
+      ? { result: result.result, amount: result.amount }
+      : { result: result.result },
   );
 }
 
@@ -97,14 +140,30 @@ it('matches the reference model, result for result and balance for balance', asy
   await fc.assert(
     fc.asyncProperty(scenario, async ({ accountFlags, funding, commands }) => {
       const model = new ReferenceLedger();
-      const accounts = accountFlags.map((flags, index) => ({ id: newId(), ledger: index === 5 ? USD : CNY, code: 1, flags }));
+      const accounts = accountFlags.map((flags, index) => ({
+        id: newId(),
+        ledger: index === 5 ? USD : CNY,
+        code: 1,
+        flags,
+      }));
       const sources = [CNY, USD].map((ledger) => ({ id: newId(), ledger, code: 9, flags: AccountFlags.none }));
       for (const account of [...accounts, ...sources]) model.createAccount(account);
-      expect((await fx.ledger.createAccounts([...accounts, ...sources])).every((result) => result.result === 'ok')).toBe(true);
+      expect(
+        (await fx.ledger.createAccounts([...accounts, ...sources])).every((result) => result.result === 'ok'),
+      ).toBe(true);
       // Opening balances, so that limits, balancing and overdrafts meet real money.
       const opening = accounts.flatMap((account, index) =>
         funding[index]! > 0n
-          ? [{ id: newId(), debitAccountId: sources[account.ledger === USD ? 1 : 0]!.id, creditAccountId: account.id, amount: funding[index]!, ledger: account.ledger, code: 9 }]
+          ? [
+              {
+                id: newId(),
+                debitAccountId: sources[account.ledger === USD ? 1 : 0]!.id,
+                creditAccountId: account.id,
+                amount: funding[index]!,
+                ledger: account.ledger,
+                code: 9,
+              },
+            ]
           : [],
       );
       expect(comparable(await fx.ledger.submit(opening))).toEqual(comparable(model.submit(opening)));
@@ -115,7 +174,10 @@ it('matches the reference model, result for result and balance for balance', asy
       const build = (spec: TransferSpec): TransferInput => {
         let input: TransferInput;
         if (spec.kind === 'new' || submitted.length === 0) {
-          const fresh = spec.kind === 'new' ? spec : { debit: 0, credit: 1, amount: 1n, flags: 0, usd: false, code: 1, timeout: 0, note: undefined };
+          const fresh =
+            spec.kind === 'new'
+              ? spec
+              : { debit: 0, credit: 1, amount: 1n, flags: 0, usd: false, code: 1, timeout: 0, note: undefined };
           input = {
             id: newId(),
             debitAccountId: slot(fresh.debit),
@@ -136,7 +198,9 @@ it('matches the reference model, result for result and balance for balance', asy
             pendingId: held.id,
             flags: (spec.post ? F.postPending : F.voidPending) | (spec.linked ? F.linked : 0),
             ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
-            ...(spec.withAccounts ? { debitAccountId: held.debitAccountId, creditAccountId: held.creditAccountId } : {}),
+            ...(spec.withAccounts
+              ? { debitAccountId: held.debitAccountId, creditAccountId: held.creditAccountId }
+              : {}),
           };
         } else {
           const original = submitted[spec.ref % submitted.length]!;
@@ -189,7 +253,14 @@ it('matches the reference model, result for result and balance for balance', asy
   expect(verification.violations).toEqual([]);
   if (process.env.LEDGER_PROPERTY_STATS) console.log(Object.fromEntries([...seen].sort((a, b) => b[1] - a[1])));
   // The scenarios must actually reach the interesting rules, or the comparison proves little.
-  for (const code of ['ok', 'exists', 'exceeds_credits', 'linked_event_failed', 'pending_transfer_already_posted', 'exists_with_different_amount']) {
+  for (const code of [
+    'ok',
+    'exists',
+    'exceeds_credits',
+    'linked_event_failed',
+    'pending_transfer_already_posted',
+    'exists_with_different_amount',
+  ]) {
     expect(seen.get(code) ?? 0, `result ${code} never came up`).toBeGreaterThan(0);
   }
 });

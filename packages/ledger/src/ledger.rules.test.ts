@@ -40,7 +40,9 @@ async function balances(...ids: string[]): Promise<Account[]> {
 async function fundedWallet(amount: bigint) {
   const [bank, walletId, other] = await createAccounts(fx.ledger, [plain, wallet, plain]);
   if (amount > 0n) {
-    expect((await submitOne(transfer({ debitAccountId: bank!, creditAccountId: walletId!, amount }))).result).toBe('ok');
+    expect((await submitOne(transfer({ debitAccountId: bank!, creditAccountId: walletId!, amount }))).result).toBe(
+      'ok',
+    );
   }
   return { bank: bank!, wallet: walletId!, other: other! };
 }
@@ -96,12 +98,19 @@ describe('ordinary transfers', () => {
     ['transfer_must_have_the_same_ledger_as_accounts', { ledger: USD }],
   ] as [TransferResultCode, Partial<TransferInput>][])('refuses %s and changes nothing', async (code, fields) => {
     const { bank, wallet: w } = await fundedWallet(1_000n);
-    await expectRejected(transfer({ debitAccountId: bank, creditAccountId: w, amount: 10n, ...fields }), code, [bank, w]);
+    await expectRejected(transfer({ debitAccountId: bank, creditAccountId: w, amount: 10n, ...fields }), code, [
+      bank,
+      w,
+    ]);
   });
 
   it('refuses accounts_must_be_different', async () => {
     const { bank } = await fundedWallet(0n);
-    await expectRejected(transfer({ debitAccountId: bank, creditAccountId: bank, amount: 1n }), 'accounts_must_be_different', [bank]);
+    await expectRejected(
+      transfer({ debitAccountId: bank, creditAccountId: bank, amount: 1n }),
+      'accounts_must_be_different',
+      [bank],
+    );
   });
 
   it('refuses accounts_must_have_the_same_ledger', async () => {
@@ -116,14 +125,20 @@ describe('ordinary transfers', () => {
 
   it('refuses exceeds_credits on a wallet (debits must not exceed credits), and allows exactly the balance', async () => {
     const { wallet: w, other } = await fundedWallet(500n);
-    await expectRejected(transfer({ debitAccountId: w, creditAccountId: other, amount: 501n }), 'exceeds_credits', [w, other]);
+    await expectRejected(transfer({ debitAccountId: w, creditAccountId: other, amount: 501n }), 'exceeds_credits', [
+      w,
+      other,
+    ]);
     expect((await submitOne(transfer({ debitAccountId: w, creditAccountId: other, amount: 500n }))).result).toBe('ok');
     const [after] = await balances(w);
     expect(after!.creditsPosted - after!.debitsPosted).toBe(0n);
   });
 
   it('refuses exceeds_debits on an account whose credits must not exceed debits', async () => {
-    const [limited, source] = await createAccounts(fx.ledger, [{ flags: AccountFlags.creditsMustNotExceedDebits }, plain]);
+    const [limited, source] = await createAccounts(fx.ledger, [
+      { flags: AccountFlags.creditsMustNotExceedDebits },
+      plain,
+    ]);
     await expectRejected(
       transfer({ debitAccountId: source!, creditAccountId: limited!, amount: 1n }),
       'exceeds_debits',
@@ -135,8 +150,14 @@ describe('ordinary transfers', () => {
     const [a, b, c] = await createAccounts(fx.ledger, [plain, plain, plain]);
     const max = 2n ** 63n - 1n;
     expect((await submitOne(transfer({ debitAccountId: a!, creditAccountId: b!, amount: max }))).result).toBe('ok');
-    await expectRejected(transfer({ debitAccountId: a!, creditAccountId: c!, amount: 1n }), 'overflows_debits', [a!, c!]);
-    await expectRejected(transfer({ debitAccountId: c!, creditAccountId: b!, amount: 1n }), 'overflows_credits', [b!, c!]);
+    await expectRejected(transfer({ debitAccountId: a!, creditAccountId: c!, amount: 1n }), 'overflows_debits', [
+      a!,
+      c!,
+    ]);
+    await expectRejected(transfer({ debitAccountId: c!, creditAccountId: b!, amount: 1n }), 'overflows_credits', [
+      b!,
+      c!,
+    ]);
   });
 
   it('refuses transfers to or from a closed account; closing needs no pending amounts', async () => {
@@ -144,12 +165,21 @@ describe('ordinary transfers', () => {
     const hold = transfer({ debitAccountId: w, creditAccountId: other, amount: 10n, flags: F.pending });
     expect((await submitOne(hold)).result).toBe('ok');
     expect(await fx.ledger.closeAccount(w)).toBe('account_has_pending_transfers');
-    expect((await submitOne(transfer({ pendingId: hold.id, flags: F.voidPending, ledger: undefined, code: undefined }))).result).toBe('ok');
+    expect(
+      (await submitOne(transfer({ pendingId: hold.id, flags: F.voidPending, ledger: undefined, code: undefined })))
+        .result,
+    ).toBe('ok');
     expect(await fx.ledger.closeAccount(w)).toBe('ok');
     expect(await fx.ledger.closeAccount(w)).toBe('account_already_closed');
     expect(await fx.ledger.closeAccount(newId())).toBe('account_not_found');
-    await expectRejected(transfer({ debitAccountId: w, creditAccountId: other, amount: 1n }), 'debit_account_closed', [w, other]);
-    await expectRejected(transfer({ debitAccountId: bank, creditAccountId: w, amount: 1n }), 'credit_account_closed', [w, bank]);
+    await expectRejected(transfer({ debitAccountId: w, creditAccountId: other, amount: 1n }), 'debit_account_closed', [
+      w,
+      other,
+    ]);
+    await expectRejected(transfer({ debitAccountId: bank, creditAccountId: w, amount: 1n }), 'credit_account_closed', [
+      w,
+      bank,
+    ]);
   });
 });
 
@@ -316,7 +346,10 @@ describe('two-phase transfers', () => {
 
   it('posts in part and releases the rest', async () => {
     const { wallet: w, other, hold } = await reserve(300n);
-    expect(await submitOne(resolve(hold.id, F.postPending, { amount: 120n }))).toMatchObject({ result: 'ok', amount: 120n });
+    expect(await submitOne(resolve(hold.id, F.postPending, { amount: 120n }))).toMatchObject({
+      result: 'ok',
+      amount: 120n,
+    });
     const [walletAfter, otherAfter] = await balances(w, other);
     expect(walletAfter).toMatchObject({ debitsPending: 0n, debitsPosted: 120n });
     expect(otherAfter).toMatchObject({ creditsPending: 0n, creditsPosted: 120n });
@@ -358,7 +391,10 @@ describe('two-phase transfers', () => {
 
   it('a void with another amount is refused with pending_transfer_has_different_amount', async () => {
     const { wallet: w, other, hold } = await reserve(300n);
-    await expectRejected(resolve(hold.id, F.voidPending, { amount: 299n }), 'pending_transfer_has_different_amount', [w, other]);
+    await expectRejected(resolve(hold.id, F.voidPending, { amount: 299n }), 'pending_transfer_has_different_amount', [
+      w,
+      other,
+    ]);
   });
 
   it('refuses pending_id_must_be_different', async () => {
@@ -415,7 +451,9 @@ describe('two-phase transfers', () => {
 describe('balancing transfers', () => {
   it('balancing_debit moves at most what the debit account holds', async () => {
     const { wallet: w, other } = await fundedWallet(80n);
-    const result = await submitOne(transfer({ debitAccountId: w, creditAccountId: other, amount: 1_000n, flags: F.balancingDebit }));
+    const result = await submitOne(
+      transfer({ debitAccountId: w, creditAccountId: other, amount: 1_000n, flags: F.balancingDebit }),
+    );
     expect(result).toMatchObject({ result: 'ok', amount: 80n });
     const [after] = await balances(w);
     expect(after!.creditsPosted - after!.debitsPosted).toBe(0n);
@@ -429,7 +467,9 @@ describe('balancing transfers', () => {
 
   it('balancing_credit fills an account up to its debits', async () => {
     const [owed, payer, source] = await createAccounts(fx.ledger, [plain, plain, plain]);
-    expect((await submitOne(transfer({ debitAccountId: owed!, creditAccountId: source!, amount: 60n }))).result).toBe('ok');
+    expect((await submitOne(transfer({ debitAccountId: owed!, creditAccountId: source!, amount: 60n }))).result).toBe(
+      'ok',
+    );
     const result = await submitOne(
       transfer({ debitAccountId: payer!, creditAccountId: owed!, amount: 100n, flags: F.balancingCredit }),
     );
@@ -443,7 +483,12 @@ describe('balancing transfers', () => {
 
   it('a balancing pending transfer reserves the clamped amount; resubmitting with the larger request is exists', async () => {
     const { wallet: w, other } = await fundedWallet(30n);
-    const input = transfer({ debitAccountId: w, creditAccountId: other, amount: 50n, flags: F.balancingDebit | F.pending });
+    const input = transfer({
+      debitAccountId: w,
+      creditAccountId: other,
+      amount: 50n,
+      flags: F.balancingDebit | F.pending,
+    });
     expect(await submitOne(input)).toMatchObject({ result: 'ok', amount: 30n });
     expect(await submitOne(input)).toMatchObject({ result: 'exists', amount: 30n });
     const [after] = await balances(w);
@@ -478,7 +523,10 @@ describe('accounts', () => {
   it.each([
     ['id_must_be_uuid', { id: 'x' }],
     ['flags_are_unknown', { flags: AccountFlags.closed }],
-    ['flags_are_mutually_exclusive', { flags: AccountFlags.debitsMustNotExceedCredits | AccountFlags.creditsMustNotExceedDebits }],
+    [
+      'flags_are_mutually_exclusive',
+      { flags: AccountFlags.debitsMustNotExceedCredits | AccountFlags.creditsMustNotExceedDebits },
+    ],
     ['ledger_must_not_be_zero', { ledger: 0 }],
     ['code_must_not_be_zero', { code: 0 }],
   ] as const)('refuses %s', async (code, fields) => {

@@ -57,7 +57,8 @@ export class Ledger {
 
   /** Posts transfers inside the caller's transaction (no batching, no retries: the caller owns both). */
   async createTransfers(tx: SqlExecutor, transfers: readonly TransferInput[]): Promise<TransferResult[]> {
-    if (transfers.length > BATCH_TRANSFERS_MAX) throw new RangeError(`at most ${BATCH_TRANSFERS_MAX} transfers per call`);
+    if (transfers.length > BATCH_TRANSFERS_MAX)
+      throw new RangeError(`at most ${BATCH_TRANSFERS_MAX} transfers per call`);
     const [results] = await executeBatch(tx, [transfers.map(normalizeTransfer)]);
     return results ?? [];
   }
@@ -123,7 +124,8 @@ function normalizeTransfer(input: TransferInput): TransferInput {
   if (typeof input !== 'object' || input === null) throw new TypeError('transfer must be an object');
   if (typeof input.id !== 'string') throw new TypeError('transfer.id must be a string');
   for (const key of ['amount'] as const) {
-    if (input[key] !== undefined && typeof input[key] !== 'bigint') throw new TypeError(`transfer.${key} must be a bigint`);
+    if (input[key] !== undefined && typeof input[key] !== 'bigint')
+      throw new TypeError(`transfer.${key} must be a bigint`);
   }
   for (const key of ['ledger', 'code', 'flags', 'timeoutSeconds'] as const) {
     const value = input[key];
@@ -136,7 +138,12 @@ function normalizeTransfer(input: TransferInput): TransferInput {
   const creditAccountId = input.creditAccountId?.toLowerCase();
   const pendingId = input.pendingId?.toLowerCase();
   // Ids usually arrive in lower case already: keep the caller's object rather than copy it.
-  if (id === input.id && debitAccountId === input.debitAccountId && creditAccountId === input.creditAccountId && pendingId === input.pendingId) {
+  if (
+    id === input.id &&
+    debitAccountId === input.debitAccountId &&
+    creditAccountId === input.creditAccountId &&
+    pendingId === input.pendingId
+  ) {
     return input;
   }
   return { ...input, id, debitAccountId, creditAccountId, pendingId };

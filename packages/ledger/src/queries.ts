@@ -11,9 +11,10 @@ export const PAGE_LIMIT_MAX = 500;
 export async function lookupAccounts(db: SqlExecutor, ids: readonly string[]): Promise<Account[]> {
   const valid = checkIds(ids);
   if (valid.length === 0) return [];
-  const { rows } = await db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from ledger_accounts where id = any($1::uuid[])`, [
-    valid,
-  ]);
+  const { rows } = await db.query<AccountRow>(
+    `select ${ACCOUNT_COLUMNS} from ledger_accounts where id = any($1::uuid[])`,
+    [valid],
+  );
   return orderLike(valid, rows.map(toAccount));
 }
 

@@ -13,7 +13,13 @@ export interface LedgerVerification {
   accounts: number;
   transfers: number;
   /** Totals per ledger, as decimal strings of minor units. */
-  ledgers: { ledger: number; debitsPosted: string; creditsPosted: string; debitsPending: string; creditsPending: string }[];
+  ledgers: {
+    ledger: number;
+    debitsPosted: string;
+    creditsPosted: string;
+    debitsPending: string;
+    creditsPending: string;
+  }[];
 }
 
 /** Most violations listed; the count of the rest is reported. */
@@ -29,8 +35,10 @@ export async function verifyLedger(db: SqlExecutor): Promise<LedgerVerification>
      from ledger_accounts group by ledger order by ledger`,
   );
   for (const row of totals.rows) {
-    if (row.dpo !== row.cpo) violations.push(`ledger ${row.ledger}: posted debits ${row.dpo} ≠ posted credits ${row.cpo}`);
-    if (row.dp !== row.cp) violations.push(`ledger ${row.ledger}: pending debits ${row.dp} ≠ pending credits ${row.cp}`);
+    if (row.dpo !== row.cpo)
+      violations.push(`ledger ${row.ledger}: posted debits ${row.dpo} ≠ posted credits ${row.cpo}`);
+    if (row.dp !== row.cp)
+      violations.push(`ledger ${row.ledger}: pending debits ${row.dp} ≠ pending credits ${row.cp}`);
   }
 
   const mismatched = await db.query<{ id: string; field: string; stored: string; derived: string }>(
@@ -92,7 +100,9 @@ export async function verifyLedger(db: SqlExecutor): Promise<LedgerVerification>
      limit ${VIOLATIONS_LISTED_MAX + 1}`,
   );
   for (const row of states.rows) {
-    violations.push(`pending transfer ${row.id}: state ${row.state ?? 'null'} but resolved by ${row.resolved_by ?? 'nothing'}`);
+    violations.push(
+      `pending transfer ${row.id}: state ${row.state ?? 'null'} but resolved by ${row.resolved_by ?? 'nothing'}`,
+    );
   }
 
   const counts = await db.query<{ accounts: string; transfers: string }>(

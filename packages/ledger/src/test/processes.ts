@@ -35,7 +35,7 @@ export function startWriterProcess(config: {
   const acks: WorkerAck[] = [];
   const errors: string[] = [];
   let finished = false;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     if (line.startsWith('R ')) {
       const [, id, result, amount] = line.split(' ');
       acks.push({ id: id!, result: result!, amount: amount ? BigInt(amount) : null });
@@ -43,7 +43,7 @@ export function startWriterProcess(config: {
     else if (line.startsWith('ERROR')) errors.push(line);
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => {
       if (code !== 0 && signal === null && stderr) errors.push(stderr.slice(0, 2_000));

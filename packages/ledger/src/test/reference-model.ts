@@ -51,7 +51,14 @@ export class ReferenceLedger {
   state: ModelState = { accounts: new Map(), transfers: new Map() };
 
   createAccount(input: AccountInput): void {
-    this.state.accounts.set(input.id, { ledger: input.ledger, flags: input.flags ?? 0, dp: 0n, dpo: 0n, cp: 0n, cpo: 0n });
+    this.state.accounts.set(input.id, {
+      ledger: input.ledger,
+      flags: input.flags ?? 0,
+      dp: 0n,
+      dpo: 0n,
+      cp: 0n,
+      cpo: 0n,
+    });
   }
 
   close(id: string): string {
@@ -65,7 +72,12 @@ export class ReferenceLedger {
 
   balance(id: string) {
     const account = this.state.accounts.get(id)!;
-    return { debitsPending: account.dp, debitsPosted: account.dpo, creditsPending: account.cp, creditsPosted: account.cpo };
+    return {
+      debitsPending: account.dp,
+      debitsPosted: account.dpo,
+      creditsPending: account.cp,
+      creditsPosted: account.cpo,
+    };
   }
 
   /** One submission: chains are all-or-nothing; an unclosed chain at the end applies nothing. */
@@ -199,7 +211,8 @@ export class ReferenceLedger {
     if (input.creditAccountId !== undefined && input.creditAccountId !== held.credit) {
       return { result: 'pending_transfer_has_different_credit_account_id' };
     }
-    if (input.ledger !== undefined && input.ledger !== held.ledger) return { result: 'pending_transfer_has_different_ledger' };
+    if (input.ledger !== undefined && input.ledger !== held.ledger)
+      return { result: 'pending_transfer_has_different_ledger' };
     if (input.code !== undefined && input.code !== held.code) return { result: 'pending_transfer_has_different_code' };
     const amount = isPost ? (input.amount ?? held.amount) : held.amount;
     if (isPost && amount > held.amount) return { result: 'exceeds_pending_transfer_amount' };
@@ -236,10 +249,12 @@ function existsResult(input: TransferInput, stored: ModelTransfer): ModelResult 
   const flags = input.flags ?? 0;
   const resolving = (flags & (F.postPending | F.voidPending)) !== 0;
   const balancing = (flags & (F.balancingDebit | F.balancingCredit)) !== 0;
-  const differs = (given: unknown, kept: unknown) => (resolving ? given !== undefined && given !== kept : given !== kept);
+  const differs = (given: unknown, kept: unknown) =>
+    resolving ? given !== undefined && given !== kept : given !== kept;
   if (flags !== (original.flags ?? 0)) return { result: 'exists_with_different_flags' };
   if ((input.pendingId ?? null) !== (original.pendingId ?? null)) return { result: 'exists_with_different_pending_id' };
-  if ((input.timeoutSeconds ?? 0) !== (original.timeoutSeconds ?? 0)) return { result: 'exists_with_different_timeout' };
+  if ((input.timeoutSeconds ?? 0) !== (original.timeoutSeconds ?? 0))
+    return { result: 'exists_with_different_timeout' };
   if (differs(input.debitAccountId, stored.debit)) return { result: 'exists_with_different_debit_account_id' };
   if (differs(input.creditAccountId, stored.credit)) return { result: 'exists_with_different_credit_account_id' };
   const amountDiffers = balancing

@@ -56,7 +56,14 @@ export function planSteps(accounts: WorkloadAccounts, plan: WorkloadPlan): Workl
       steps.push([
         [
           { ...base, id: id(), debitAccountId: wallet, creditAccountId: merchant, amount, flags: F.linked },
-          { ...base, id: id(), debitAccountId: merchant, creditAccountId: accounts.fee, amount: amount / 100n + 1n, code: 2 },
+          {
+            ...base,
+            id: id(),
+            debitAccountId: merchant,
+            creditAccountId: accounts.fee,
+            amount: amount / 100n + 1n,
+            code: 2,
+          },
         ],
       ]);
     } else if (roll < 0.8) {
@@ -64,10 +71,25 @@ export function planSteps(accounts: WorkloadAccounts, plan: WorkloadPlan): Workl
       if (payee === wallet) payee = accounts.cold[(accounts.cold.indexOf(wallet) + 1) % accounts.cold.length]!;
       steps.push([[{ ...base, id: id(), debitAccountId: wallet, creditAccountId: payee, amount }]]);
     } else if (roll < 0.9) {
-      const refund = { ...base, id: id(), debitAccountId: pick(accounts.hot), creditAccountId: wallet, amount: amount / 4n + 1n, code: 3 };
+      const refund = {
+        ...base,
+        id: id(),
+        debitAccountId: pick(accounts.hot),
+        creditAccountId: wallet,
+        amount: amount / 4n + 1n,
+        code: 3,
+      };
       steps.push([[refund]]);
     } else {
-      const hold = { ...base, id: id(), debitAccountId: wallet, creditAccountId: pick(accounts.hot), amount, flags: F.pending, timeoutSeconds: 3600 };
+      const hold = {
+        ...base,
+        id: id(),
+        debitAccountId: wallet,
+        creditAccountId: pick(accounts.hot),
+        amount,
+        flags: F.pending,
+        timeoutSeconds: 3600,
+      };
       steps.push([[hold], [{ id: id(), pendingId: hold.id, flags: F.postPending, amount: amount / 2n + 1n }]]);
     }
   }
