@@ -1,0 +1,76 @@
+/**
+ * The server process: config → database → migrations → (demo data) → listen, and a graceful stop on
+ * SIGTERM/SIGINT. Everything here is wiring; the parts live in app.ts and platform/.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Database } from '@yika/db';
+import { migrate } from '@yika/db';
+import { Ledger } from '@yika/ledger';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { demoDataPresent, formatSeedReport, seedDemoData } from './demo-data.js';
+import { serverMigrations } from './migrations.js';
+import { describeDatabase, openConfiguredDatabase } from './platform/database.js';
+import { createLogger } from './platform/logger.js';
+import { createShutdown } from './platform/shutdown.js';
+
+function readConfig(): Config | null {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return null;
+  }
+}
+
+function publicUrl(config: Config, address: AddressInfo): string {
+  // 0.0.0.0 / :: are not addresses a browser can open.
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : address.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  if (!config) {
+    process.exitCode = 1;
+    return;
+  }
+  const logger = createLogger(config);
+  let db: Database | undefined;
+  try {
+    db = await openConfiguredDatabase(config);
+    const report = await migrate(db, serverMigrations);
+    logger.info(
+      `database: ${describeDatabase(config)}; ${report.applied.length} migrations applied, ${report.alreadyApplied} already applied`,
+    );
+
+    const ledger = new Ledger(db);
+    if (config.SEED_DEMO_DATA && !(await demoDataPresent(ledger))) {
+      logger.info(formatSeedReport(await seedDemoData(ledger)));
+    }
+
+    const app = await buildApp({ config, db, ledger, logger });
+    const shutdown = createShutdown({
+      app,
+      ledger,
+      db,
+      logger,
+      timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      exit: (code) => process.exit(code),
+    });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal));
+
+    await app.listen({ host: config.HOST, port: config.PORT });
+    const url = publicUrl(config, app.server.address() as AddressInfo);
+    logger.info({ url }, `Yika ready at ${url} (web app /, API reference ${url}/docs)`);
+  } catch (error) {
+    // Operating errors at start (database unreachable, port taken): one fatal line, exit 1.
+    logger.fatal({ err: error }, `startup failed: ${error instanceof Error ? error.message : String(error)}`);
+    await db?.close().catch(() => {});
+    // Exit now rather than wait on whatever half-started part still holds the event loop.
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,9 @@
+/**
+ * The capability map: every domain module of the API, in registration order. Each lives in
+ * `modules/<domain>/` (schema, service, routes, tests; see docs/architecture "Layout") and is added here
+ * as it is built: identity, wallet, payments, merchants, onecard, credit, rewards, risk, insight,
+ * service, ops.
+ */
+import type { AppModule } from '../platform/module.js';
+
+export const modules: readonly AppModule[] = [];

@@ -1,0 +1,76 @@
+/** Builds the app around a throwaway database (PGlite in memory, or a fresh PostgreSQL schema). */
+import { Writable } from 'node:stream';
+import { migrate, type Database, type Migration } from '@yika/db';
+import { openTestDatabase } from '@yika/db/testing';
+import { Ledger } from '@yika/ledger';
+import { buildApp, type App } from '../app.js';
+import { loadConfig } from '../config.js';
+import { serverMigrations } from '../migrations.js';
+import { createLogger } from '../platform/logger.js';
+import type { AppModule } from '../platform/module.js';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  reqId?: string;
+  err?: { message: string; stack?: string };
+  [key: string]: unknown;
+}
+
+export interface TestApp {
+  app: App;
+  db: Database;
+  ledger: Ledger;
+  /** Every log line the app wrote, parsed. */
+  logs: LogLine[];
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  modules?: readonly AppModule[];
+  migrations?: readonly Migration[];
+  rateLimitWindowMs?: number;
+  /** Use this database instead of a fresh one (not closed by `close()`). */
+  db?: Database;
+}
+
+export async function openMigratedDatabase(): Promise<Database> {
+  const db = await openTestDatabase();
+  await migrate(db, serverMigrations);
+  return db;
+}
+
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...options.env });
+  const db = options.db ?? (await openMigratedDatabase());
+  const ledger = new Ledger(db);
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const app = await buildApp({
+    config,
+    db,
+    ledger,
+    logger: createLogger(config, sink),
+    ...(options.modules ? { modules: options.modules } : {}),
+    ...(options.migrations ? { migrations: options.migrations } : {}),
+    ...(options.rateLimitWindowMs ? { rateLimitWindowMs: options.rateLimitWindowMs } : {}),
+  });
+  await app.ready();
+  return {
+    app,
+    db,
+    ledger,
+    logs,
+    async close() {
+      await app.close();
+      await ledger.close();
+      if (!options.db) await db.close();
+    },
+  };
+}

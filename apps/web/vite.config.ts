@@ -1,0 +1,13 @@
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+/** In `npm run dev -w apps/web`, API paths go to the server on :3000; the build is served by the server itself. */
+const apiPaths = ['/v1', '/docs', '/openapi.json', '/healthz', '/readyz', '/metrics'];
+
+export default defineConfig({
+  plugins: [react()],
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  server: {
+    proxy: Object.fromEntries(apiPaths.map((path) => [path, { target: 'http://localhost:3000', changeOrigin: false }])),
+  },
+});
