@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configReference, configReferenceMarkdown, loadConfig } from './config.js';
 
@@ -104,5 +105,12 @@ describe('config', () => {
     expect(configReference.find((row) => row.name === 'DATABASE_URL')?.default).toBeUndefined();
     for (const row of configReference) expect(row.description.length).toBeGreaterThan(10);
     expect(configReferenceMarkdown().split('\n')).toHaveLength(configReference.length + 2);
+  });
+
+  it('is documented in the README exactly as configReference describes it', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const table = /<!-- config:start -->\n([\s\S]*?)\n<!-- config:end -->/.exec(readme)?.[1];
+    expect(table, 'README.md has the config table between its markers').toBeDefined();
+    expect(table).toBe(configReferenceMarkdown());
   });
 });
