@@ -18,6 +18,17 @@ export function transferId(businessKey: string, step: string): string {
   return uuidv5(`${businessKey}\u0000${step}`, TRANSFER_NAMESPACE);
 }
 
+/** Namespace for account ids derived from a stable key (a fixed, random UUID). */
+const ACCOUNT_NAMESPACE = '3f0c8a52-9d4e-4b7a-8e21-5c6d7f8091ab';
+
+/**
+ * The id of an account known by a stable key, e.g. `accountIdFor('wallet', customerId)` or
+ * `accountIdFor('system', 'bank-clearing.CNY')`: creating it twice is `exists`, and no lookup table is needed.
+ */
+export function accountIdFor(kind: string, key: string): string {
+  return uuidv5(`${kind}\u0000${key}`, ACCOUNT_NAMESPACE);
+}
+
 /** The id of the void the timeout sweep submits for an expired pending transfer. */
 export function expiryTransferId(pendingId: string): string {
   return transferId(pendingId, 'ledger.expire');

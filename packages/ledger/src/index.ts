@@ -1,7 +1,7 @@
 export { Ledger, SWEEP_LIMIT_MAX, type LedgerOptions } from './ledger.js';
 export { ledgerMigrations } from './schema.js';
 export { verifyLedger, type LedgerVerification } from './verify.js';
-export { newId, transferId, expiryTransferId, isUuid } from './ids.js';
+export { newId, transferId, accountIdFor, expiryTransferId, isUuid } from './ids.js';
 export { InvariantViolation, invariant } from './invariant.js';
 export {
   InvalidCursorError,
