@@ -1,17 +1,45 @@
 /**
  * The simulated bank gateway and SMS provider: a separate process that Yika talks to over real HTTP,
- * as it would to a bank. A placeholder for now: it only reports that it is alive.
+ * as it would to a bank. The contract is PROTOCOL.md; this file wires the pieces together.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { resolveConfig, type ConfigOverrides } from './config.js';
+import { faultsPatchSchema, faultsSchema, type Faults } from './faults.js';
+import { BODY_BYTES_MAX, formatSchemaErrors, installErrorHandling, requireApiKey } from './http.js';
+import { registerSmsInboxRoute, registerSmsSendRoute, SmsCenter } from './sms.js';
+import { Timers } from './timers.js';
 
-export interface BankSimOptions {
+export { signCallback, verifyCallbackSignature, SIGNATURE_HEADER } from './signature.js';
+export { ConfigError, resolveConfig, resolveProcessConfig } from './config.js';
+export type { Faults } from './faults.js';
+
+export interface BankSimOptions extends ConfigOverrides {
   /** Pino log level, or false for no logs (tests). */
   logLevel?: string | false;
+  /** Milliseconds since the epoch; tests move it to expire verification codes. Timers still use real time. */
+  now?: () => number;
+  /** Where to read BANK_SIM_* defaults from (process.env unless given). */
+  env?: Record<string, string | undefined>;
 }
 
+/** Builds the simulator; throws ConfigError on a bad option or environment variable. */
 export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
+  const config = resolveConfig(options, options.env ?? process.env);
   const logLevel = options.logLevel ?? 'info';
-  const app = Fastify({ logger: logLevel === false ? false : { level: logLevel } });
+  const app = Fastify({
+    logger: logLevel === false ? false : { level: logLevel },
+    bodyLimit: BODY_BYTES_MAX,
+    schemaErrorFormatter: formatSchemaErrors,
+    // Bodies are checked as sent ("100" is not an amount), and every problem is listed at once.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+  });
+  installErrorHandling(app);
+
+  const now = options.now ?? Date.now;
+  const faults: Faults = config.faults;
+  const timers = new Timers();
+  const sms = new SmsCenter(now);
+
   app.get(
     '/healthz',
     {
@@ -23,5 +51,29 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
     },
     async () => ({ status: 'ok' }),
   );
+
+  registerSmsInboxRoute(app, sms);
+
+  app.get('/admin/faults', { schema: { response: { 200: faultsSchema } } }, async () => faults);
+  app.put<{ Body: Partial<Faults> }>(
+    '/admin/faults',
+    { schema: { body: faultsPatchSchema, response: { 200: faultsSchema } } },
+    async (request) => Object.assign(faults, request.body),
+  );
+  app.post('/admin/reset', async (_request, reply) => {
+    timers.clear();
+    sms.clear();
+    return reply.code(204).send();
+  });
+
+  // Everything under /v1 is what Yika calls, with its API key.
+  void app.register(async (api) => {
+    api.addHook('onRequest', requireApiKey(config.apiKey));
+    registerSmsSendRoute(api, sms);
+  });
+
+  app.addHook('onClose', async () => {
+    timers.close();
+  });
   return app;
 }

@@ -1,28 +1,31 @@
-/** The bank simulator process: listens on BANK_SIM_PORT (default 3100) until SIGTERM/SIGINT. */
-import { buildBankSim } from './index.js';
+/** The bank simulator process: listens on BANK_SIM_HOST:BANK_SIM_PORT (127.0.0.1:3100) until SIGTERM/SIGINT. */
+import type { FastifyInstance } from 'fastify';
+import { buildBankSim, ConfigError, resolveProcessConfig } from './index.js';
 
-function readPort(): number | null {
-  const raw = process.env.BANK_SIM_PORT || '3100';
-  const port = Number(raw);
-  if (Number.isInteger(port) && port >= 0 && port <= 65_535) return port;
-  process.stderr.write(
-    `Configuration error: BANK_SIM_PORT must be an integer between 0 and 65535 (got ${JSON.stringify(raw)})\n`,
-  );
-  return null;
+function start(): { app: FastifyInstance; port: number; host: string } | null {
+  try {
+    const { port, host } = resolveProcessConfig();
+    return { app: buildBankSim(), port, host };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return null;
+  }
 }
 
-const port = readPort();
-if (port === null) {
+const started = start();
+if (started === null) {
   process.exitCode = 1;
 } else {
-  const app = buildBankSim();
+  const { app, port, host } = started;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // close() runs the onClose hook, which cancels pending payment outcomes and callback retries.
       app.close().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     });
   }
-  await app.listen({ host: process.env.BANK_SIM_HOST || '127.0.0.1', port });
+  await app.listen({ host, port });
 }
