@@ -52,8 +52,9 @@ describe('config', () => {
   });
 
   it('turns demo data off by default in production, unless asked for', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).SEED_DEMO_DATA).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', SEED_DEMO_DATA: 'true' }).SEED_DEMO_DATA).toBe(true);
+    const keys = { DATA_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`, DATA_INDEX_KEY: 'B'.repeat(44) };
+    expect(loadConfig({ NODE_ENV: 'production', ...keys }).SEED_DEMO_DATA).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', SEED_DEMO_DATA: 'true', ...keys }).SEED_DEMO_DATA).toBe(true);
   });
 
   it('names the variable, what it must be and the bad value, in one line', () => {

@@ -22,6 +22,27 @@ const trustProxySchema = z.string().transform((value, context): TrustProxy => {
   return z.NEVER;
 });
 
+/** `perTransaction/daily/yearly` in fen, e.g. `100000/100000/100000`. */
+const limitsSchema = z
+  .string()
+  .regex(/^\d{1,15}\/\d{1,15}\/\d{1,15}$/)
+  .transform((value) => {
+    const [perTransaction, daily, yearly] = value.split('/').map((part) => BigInt(part)) as [bigint, bigint, bigint];
+    return { perTransaction, daily, yearly };
+  });
+
+export type AccountLimits = z.output<typeof limitsSchema>;
+
+const keyRingPattern =
+  /^\s*[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?\s*(,\s*[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?\s*)*$/;
+
+/**
+ * Development-only keys: fixed so a developer's PGlite data stays readable across restarts. Refused in
+ * production (loadConfig), where the keys must come from the environment.
+ */
+export const DEV_DATA_ENCRYPTION_KEYS = 'dev1:ZGV2LW9ubHkta2V5LW5ldmVyLXVzZS1pbi1wcm9kdWM=';
+export const DEV_DATA_INDEX_KEY = 'ZGV2LW9ubHktaW5kZXgta2V5LW5ldmVyLWluLXByb2R1Y3Rpb24=';
+
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -40,13 +61,46 @@ const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(100, 600_000).default(10_000),
   SEED_DEMO_DATA: z.stringbool().optional(),
   WEB_DIST_DIR: z.string().min(1).optional(),
+  DATA_ENCRYPTION_KEYS: z.string().regex(keyRingPattern).optional(),
+  DATA_INDEX_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/_-]{43,}={0,2}$/)
+    .optional(),
+  SMS_PROVIDER: z.enum(['bank-sim', 'http']).default('bank-sim'),
+  BANK_SIM_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3100'),
+  BANK_SIM_API_KEY: z.string().min(1).default('dev-bank-key'),
+  SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SMS_HTTP_TOKEN: z.string().min(1).optional(),
+  SMS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
+  SESSION_IDLE_DAYS: integer(1, 365).default(30),
+  SESSION_ABSOLUTE_DAYS: integer(1, 3_650).default(90),
+  LIMITS_CLASS_I: limitsSchema.default(limitsSchema.parse('100000/100000/100000')),
+  LIMITS_CLASS_II: limitsSchema.default(limitsSchema.parse('1000000/1000000/10000000')),
+  LIMITS_CLASS_III: limitsSchema.default(limitsSchema.parse('2000000/2000000/20000000')),
+  WEBAUTHN_RP_ID: z
+    .string()
+    .regex(/^[a-z0-9.-]+$/)
+    .default('localhost'),
+  WEBAUTHN_RP_NAME: z.string().min(1).default('Yika'),
+  WEBAUTHN_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()))
+    .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1))
+    .default(['http://localhost:3000']),
 });
 
 export type ConfigVariable = keyof z.input<typeof configSchema>;
 
-export type Config = Omit<z.output<typeof configSchema>, 'SEED_DEMO_DATA'> & {
+export type Config = Omit<
+  z.output<typeof configSchema>,
+  'SEED_DEMO_DATA' | 'DATA_ENCRYPTION_KEYS' | 'DATA_INDEX_KEY'
+> & {
   /** Resolved: an explicit value, else true everywhere except production. */
   SEED_DEMO_DATA: boolean;
+  /** Resolved: required in production, a fixed development key ring elsewhere. */
+  DATA_ENCRYPTION_KEYS: string;
+  /** Resolved: required in production, a fixed development key elsewhere. */
+  DATA_INDEX_KEY: string;
 };
 
 interface VariableDoc {
@@ -113,6 +167,80 @@ const variableDocs = {
     expected: 'must be a directory path',
     defaultText: 'apps/web/dist',
   },
+  DATA_ENCRYPTION_KEYS: {
+    description:
+      'Keys for personal data at rest (AES-256-GCM): comma-separated `id:base64key` (32-byte keys), the first encrypts, all decrypt. Required in production.',
+    expected: 'must be comma-separated id:base64key entries with 32-byte keys',
+    defaultText: 'a fixed development key (refused when NODE_ENV=production)',
+    secret: true,
+  },
+  DATA_INDEX_KEY: {
+    description:
+      'HMAC key (base64, at least 32 bytes) for blind indexes and one-time-code hashes; never rotated with the encryption keys. Required in production.',
+    expected: 'must be base64 of at least 32 bytes',
+    defaultText: 'a fixed development key (refused when NODE_ENV=production)',
+    secret: true,
+  },
+  SMS_PROVIDER: {
+    description: "Where text messages go: `bank-sim` (the simulator's inbox) or `http` (a provider at `SMS_HTTP_URL`).",
+    expected: 'must be one of bank-sim, http',
+  },
+  BANK_SIM_URL: { description: 'Base URL of the bank simulator.', expected: 'must be an http(s) URL' },
+  BANK_SIM_API_KEY: {
+    description: 'Bearer key Yika presents to the bank simulator.',
+    expected: 'must not be empty',
+    secret: true,
+  },
+  SMS_HTTP_URL: {
+    description: 'With `SMS_PROVIDER=http`: the provider endpoint that receives `POST {"to","text"}` as JSON.',
+    expected: 'must be an http(s) URL',
+  },
+  SMS_HTTP_TOKEN: {
+    description: 'With `SMS_PROVIDER=http`: bearer token sent to `SMS_HTTP_URL`.',
+    expected: 'must not be empty',
+    secret: true,
+  },
+  SMS_TIMEOUT_MS: {
+    description: 'Time limit of one SMS provider request in milliseconds (up to 3 attempts are made).',
+    expected: 'must be an integer between 100 and 60000',
+  },
+  SESSION_IDLE_DAYS: {
+    description: 'A session unused for this many days expires.',
+    expected: 'must be an integer between 1 and 365',
+  },
+  SESSION_ABSOLUTE_DAYS: {
+    description: 'A session expires this many days after sign-in however much it is used.',
+    expected: 'must be an integer between 1 and 3650',
+  },
+  LIMITS_CLASS_I: {
+    description:
+      'Class I payment-account limits in fen, `perTransaction/daily/yearly`; for Class I "yearly" is the total since opening.',
+    expected: 'must be three integers of fen separated by /',
+    defaultText: '100000/100000/100000',
+  },
+  LIMITS_CLASS_II: {
+    description: 'Class II payment-account limits in fen, `perTransaction/daily/yearly`.',
+    expected: 'must be three integers of fen separated by /',
+    defaultText: '1000000/1000000/10000000',
+  },
+  LIMITS_CLASS_III: {
+    description: 'Class III payment-account limits in fen, `perTransaction/daily/yearly`.',
+    expected: 'must be three integers of fen separated by /',
+    defaultText: '2000000/2000000/20000000',
+  },
+  WEBAUTHN_RP_ID: {
+    description: "WebAuthn relying-party id: the site's domain (passkeys are bound to it).",
+    expected: 'must be a domain name',
+  },
+  WEBAUTHN_RP_NAME: {
+    description: 'Name shown by the authenticator when creating a passkey.',
+    expected: 'must not be empty',
+  },
+  WEBAUTHN_ORIGINS: {
+    description: 'Comma-separated origins the web app is served from (checked in passkey responses).',
+    expected: 'must be comma-separated http(s) origins',
+    defaultText: 'http://localhost:3000',
+  },
 } satisfies Record<ConfigVariable, VariableDoc>;
 
 /** One row per variable, in the order of the README table. */
@@ -127,9 +255,10 @@ const defaults = configSchema.parse({});
 export const configReference: readonly ConfigReferenceRow[] = (Object.keys(variableDocs) as ConfigVariable[]).map(
   (name) => {
     const doc: VariableDoc = variableDocs[name];
+    if (doc.defaultText !== undefined) return { name, default: doc.defaultText, description: doc.description };
     const value: unknown = defaults[name];
     const text = value === undefined ? undefined : JSON.stringify(value).replace(/^"(.*)"$/, '$1');
-    return { name, default: doc.defaultText ?? text, description: doc.description };
+    return { name, default: text, description: doc.description };
   },
 );
 
@@ -156,8 +285,30 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     });
     throw new ConfigError(lines.join('\n'));
   }
-  const { SEED_DEMO_DATA, ...rest } = result.data;
-  return { ...rest, SEED_DEMO_DATA: SEED_DEMO_DATA ?? rest.NODE_ENV !== 'production' };
+  const { SEED_DEMO_DATA, DATA_ENCRYPTION_KEYS, DATA_INDEX_KEY, ...rest } = result.data;
+  const production = rest.NODE_ENV === 'production';
+  const missing: string[] = [];
+  // Development keys are public: in production personal data must be encrypted with the bank's own keys.
+  if (production && DATA_ENCRYPTION_KEYS === undefined) missing.push('DATA_ENCRYPTION_KEYS');
+  if (production && DATA_INDEX_KEY === undefined) missing.push('DATA_INDEX_KEY');
+  if (rest.SMS_PROVIDER === 'http' && rest.SMS_HTTP_URL === undefined) missing.push('SMS_HTTP_URL');
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing
+        .map((name) =>
+          name === 'SMS_HTTP_URL'
+            ? 'Configuration error: SMS_HTTP_URL must be set when SMS_PROVIDER=http'
+            : `Configuration error: ${name} must be set when NODE_ENV=production (the development key is public)`,
+        )
+        .join('\n'),
+    );
+  }
+  return {
+    ...rest,
+    SEED_DEMO_DATA: SEED_DEMO_DATA ?? !production,
+    DATA_ENCRYPTION_KEYS: DATA_ENCRYPTION_KEYS ?? DEV_DATA_ENCRYPTION_KEYS,
+    DATA_INDEX_KEY: DATA_INDEX_KEY ?? DEV_DATA_INDEX_KEY,
+  };
 }
 
 /** The README table, generated from `configReference` so the two cannot drift. */
