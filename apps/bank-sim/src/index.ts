@@ -3,6 +3,7 @@
  * as it would to a bank. The contract is PROTOCOL.md; this file wires the pieces together.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { CardBank, registerCardRoutes } from './cards.js';
 import { resolveConfig, type ConfigOverrides } from './config.js';
 import { faultsPatchSchema, faultsSchema, type Faults } from './faults.js';
 import { BODY_BYTES_MAX, formatSchemaErrors, installErrorHandling, requireApiKey } from './http.js';
@@ -39,6 +40,7 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
   const faults: Faults = config.faults;
   const timers = new Timers();
   const sms = new SmsCenter(now);
+  const cards = new CardBank(sms, now, config.cardBalance);
 
   app.get(
     '/healthz',
@@ -63,6 +65,7 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
   app.post('/admin/reset', async (_request, reply) => {
     timers.clear();
     sms.clear();
+    cards.clear();
     return reply.code(204).send();
   });
 
@@ -70,6 +73,7 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
   void app.register(async (api) => {
     api.addHook('onRequest', requireApiKey(config.apiKey));
     registerSmsSendRoute(api, sms);
+    registerCardRoutes(api, cards);
   });
 
   app.addHook('onClose', async () => {
