@@ -3,10 +3,12 @@
  * as it would to a bank. The contract is PROTOCOL.md; this file wires the pieces together.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { CallbackSender } from './callbacks.js';
 import { CardBank, registerCardRoutes } from './cards.js';
 import { resolveConfig, type ConfigOverrides } from './config.js';
-import { faultsPatchSchema, faultsSchema, type Faults } from './faults.js';
+import { createRandom, faultsPatchSchema, faultsSchema, type Faults } from './faults.js';
 import { BODY_BYTES_MAX, formatSchemaErrors, installErrorHandling, requireApiKey } from './http.js';
+import { PaymentProcessor, registerPaymentRoutes } from './payments.js';
 import { registerSmsInboxRoute, registerSmsSendRoute, SmsCenter } from './sms.js';
 import { Timers } from './timers.js';
 
@@ -41,6 +43,16 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
   const timers = new Timers();
   const sms = new SmsCenter(now);
   const cards = new CardBank(sms, now, config.cardBalance);
+  const random = createRandom(config.seed);
+  const callbacks = new CallbackSender({
+    secret: config.callbackSecret,
+    retryBaseMs: config.callbackRetryBaseMs,
+    timers,
+    random,
+    now,
+    log: app.log,
+  });
+  const payments = new PaymentProcessor({ cards, callbacks, faults, timers, random, now });
 
   app.get(
     '/healthz',
@@ -63,7 +75,10 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
     async (request) => Object.assign(faults, request.body),
   );
   app.post('/admin/reset', async (_request, reply) => {
+    // Pending outcomes and callbacks belong to the payments being forgotten.
     timers.clear();
+    callbacks.abortInFlight();
+    payments.clear();
     sms.clear();
     cards.clear();
     return reply.code(204).send();
@@ -74,10 +89,12 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
     api.addHook('onRequest', requireApiKey(config.apiKey));
     registerSmsSendRoute(api, sms);
     registerCardRoutes(api, cards);
+    registerPaymentRoutes(api, payments);
   });
 
   app.addHook('onClose', async () => {
     timers.close();
+    callbacks.abortInFlight();
   });
   return app;
 }

@@ -129,3 +129,34 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await sleep(10);
   }
 }
+
+/** Verifies a card through the SMS code and returns its token. */
+export async function bindCard(sim: Sim, cardNumber: string, phone: string): Promise<string> {
+  const started = await sim.call('POST', '/v1/cards/verifications', {
+    requestId: `bind-${cardNumber}-${phone}-${Math.random()}`,
+    cardNumber,
+    holderName: 'Test Holder',
+    phone,
+  });
+  if (started.status !== 201) throw new Error(`verification refused: ${JSON.stringify(started.body)}`);
+  const inbox = await sim.call('GET', `/sms/inbox?to=${encodeURIComponent(phone)}&limit=1`);
+  const code = /\b(\d{6})\b/.exec(inbox.body.messages[0].text)![1];
+  const confirmed = await sim.call('POST', `/v1/cards/verifications/${started.body.verificationId}/confirm`, { code });
+  return confirmed.body.cardToken;
+}
+
+/** Card numbers that pass Luhn, distinct per `n`: tests that share a simulator use their own cards. */
+export function testCard(n: number): string {
+  const body = `62220200${String(n).padStart(9, '0')}`;
+  for (let check = 0; check <= 9; check += 1) {
+    const candidate = body + String(check);
+    let sum = 0;
+    for (let index = 0; index < candidate.length; index += 1) {
+      let digit = Number(candidate[candidate.length - 1 - index]);
+      if (index % 2 === 1) digit = digit * 2 > 9 ? digit * 2 - 9 : digit * 2;
+      sum += digit;
+    }
+    if (sum % 10 === 0) return candidate;
+  }
+  throw new Error('unreachable');
+}
