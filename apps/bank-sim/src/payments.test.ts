@@ -47,8 +47,7 @@ describe('payments', () => {
   });
   beforeEach(async () => {
     await sim.call('POST', '/admin/reset');
-    receiver.received.length = 0;
-    receiver.respondWith = () => 200;
+    receiver.clear();
     token = await bindCard(sim, testCard(++cardNumber), PHONE);
   });
 
@@ -137,20 +136,22 @@ describe('payments', () => {
   });
 
   it('retries a callback that Yika did not accept: base, 2×base… and gives up after 6 attempts', async () => {
-    receiver.respondWith = (_callback, index) => (index < 2 ? 503 : 200);
+    // Count only this test's callbacks: a callback of an earlier test may still be on the wire.
+    const attempts = (requestId: string) => receiver.received.filter((c) => c.body.requestId === requestId);
+    receiver.respondWith = (callback) => (attempts(callback.body.requestId).length <= 2 ? 503 : 200);
     await pay({ requestId: 'retried' });
-    const received = await receiver.waitFor(3);
-    // Base delay is 20 ms in tests: the second gap (40 ms) is longer than the first.
-    expect(received[2]!.receivedAt - received[1]!.receivedAt).toBeGreaterThanOrEqual(35);
+    const retried = await eventually(async () => (attempts('retried').length >= 3 ? attempts('retried') : undefined));
+    // Base delay is 20 ms in tests: the second wait (40 ms) is longer than the first.
+    expect(retried[2]!.receivedAt - retried[1]!.receivedAt).toBeGreaterThanOrEqual(35);
     await sleep(100);
-    expect(receiver.received).toHaveLength(3);
+    expect(attempts('retried')).toHaveLength(3);
 
-    receiver.received.length = 0;
     receiver.respondWith = () => 500;
     await pay({ requestId: 'never-accepted' });
-    await receiver.waitFor(6); // 20 + 40 + 80 + 160 + 320 ms of waiting
+    // 20 + 40 + 80 + 160 + 320 ms of waiting between 6 attempts, then no more.
+    await eventually(async () => (attempts('never-accepted').length >= 6 ? true : undefined));
     await sleep(800);
-    expect(receiver.received).toHaveLength(6);
+    expect(attempts('never-accepted')).toHaveLength(6);
   });
 
   it('answers 401 without the API key and 400 for bad input, never a 5xx', async () => {

@@ -60,19 +60,26 @@ export interface ReceivedCallback {
 }
 
 export interface Receiver {
-  url: string;
+  /** Changes on each clear(): callbacks sent to an earlier URL (a previous test's) are not recorded. */
+  readonly url: string;
   received: ReceivedCallback[];
   /** Status to answer with; a function of the callback count lets a test fail the first attempts. */
   respondWith: (callback: ReceivedCallback, index: number) => number;
   /** Resolves when `count` callbacks have arrived (or rejects after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedCallback[]>;
+  /** Forgets what was received and answers 200 again, for the next test. */
+  clear(): void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
   const waiters: { count: number; resolve: () => void }[] = [];
+  let base = '';
+  let generation = 0;
   const receiver: Receiver = {
-    url: '',
+    get url() {
+      return `${base}/callbacks/${generation}`;
+    },
     received: [],
     respondWith: () => 200,
     async waitFor(count, timeoutMs = 5_000) {
@@ -93,12 +100,21 @@ export async function startReceiver(): Promise<Receiver> {
       }
       return receiver.received;
     },
+    clear() {
+      generation += 1;
+      receiver.received = [];
+      receiver.respondWith = () => 200;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (request.url !== `/callbacks/${generation}`) {
+        response.end();
+        return;
+      }
       const rawBody = Buffer.concat(chunks).toString('utf8');
       const callback = { rawBody, body: JSON.parse(rawBody), headers: request.headers, receivedAt: Date.now() };
       const index = receiver.received.push(callback) - 1;
@@ -111,7 +127,7 @@ export async function startReceiver(): Promise<Receiver> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callbacks`;
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return receiver;
 }
 
