@@ -173,3 +173,27 @@ describe('payments', () => {
     expect((await sim.call('POST', '/v1/payments', 'null')).status).toBe(400);
   });
 });
+
+describe('closing the simulator', () => {
+  it('cancels pending outcomes and callbacks', async () => {
+    const sim = await startSim({ faults: { latencyMs: 100 } });
+    const receiver = await startReceiver();
+    try {
+      const token = await bindCard(sim, testCard(500), '+8613700000005');
+      const accepted = await sim.call('POST', '/v1/payments', {
+        requestId: 'pending-at-close',
+        kind: 'debit',
+        cardToken: token,
+        amount: 1,
+        currency: 'CNY',
+        callbackUrl: receiver.url,
+      });
+      expect(accepted.status).toBe(202);
+      await sim.close();
+      await sleep(250);
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
