@@ -126,5 +126,12 @@ describe('card verification', () => {
       'body.requestId',
     ]);
     expect((await sim.call('POST', '/v1/cards/verifications', {}, { auth: false })).status).toBe(401);
+    // Six characters but seven bytes: still just a wrong code.
+    const { verificationId } = (await verify()).body;
+    expect(
+      (await sim.call('POST', `/v1/cards/verifications/${verificationId}/confirm`, { code: '12345é' })).body,
+    ).toEqual({
+      code: 'code_invalid',
+    });
   });
 });

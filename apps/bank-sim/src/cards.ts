@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { setBounded } from './http.js';
+import { setBounded } from './bounded.js';
 import { PHONE_PATTERN, type SmsCenter } from './sms.js';
 
 export const VERIFICATION_TTL_MS = 5 * 60_000;
@@ -169,7 +169,10 @@ export class CardBank {
 }
 
 function codesEqual(given: string, expected: string): boolean {
-  return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  // timingSafeEqual throws on different lengths; compare byte lengths, not characters ("é" is two bytes).
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const verificationBodySchema = {

@@ -15,6 +15,7 @@ import { Timers } from './timers.js';
 export { signCallback, verifyCallbackSignature, SIGNATURE_HEADER } from './signature.js';
 export { ConfigError, resolveConfig, resolveProcessConfig } from './config.js';
 export type { Faults } from './faults.js';
+export type { BankCallback, FailureReason, PaymentKind, PaymentStatus } from './payments.js';
 
 export interface BankSimOptions extends ConfigOverrides {
   /** Pino log level, or false for no logs (tests). */

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { REORDER_WINDOW_MS_MIN, type CallbackSender } from './callbacks.js';
 import type { CardBank } from './cards.js';
 import { rollPaymentFaults, type Faults, type PaymentFaultRolls } from './faults.js';
-import { setBounded } from './http.js';
+import { setBounded } from './bounded.js';
 import type { Timers } from './timers.js';
 
 export const PAYMENTS_MAX = 100_000;
@@ -36,6 +36,19 @@ export interface Payment extends PaymentRequest {
   reason?: FailureReason;
   bankReference?: string;
   completedAt?: string;
+}
+
+/** What the bank POSTs to `callbackUrl` when a payment is decided. */
+export interface BankCallback {
+  requestId: string;
+  kind: PaymentKind;
+  status: Exclude<PaymentStatus, 'processing'>;
+  reason?: FailureReason;
+  bankReference: string;
+  amount: number;
+  currency: string;
+  /** ISO 8601 UTC. */
+  completedAt: string;
 }
 
 export interface PaymentDependencies {
@@ -101,22 +114,25 @@ export class PaymentProcessor {
 
   #complete(payment: Payment, rolls: PaymentFaultRolls): void {
     const reason = this.#decide(payment, rolls);
-    payment.status = reason === null ? 'succeeded' : 'failed';
-    if (reason !== null) payment.reason = reason;
-    payment.bankReference = `BK${randomUUID().replaceAll('-', '').slice(0, 20).toUpperCase()}`;
-    payment.completedAt = new Date(this.deps.now()).toISOString();
-    if (rolls.dropCallback) return;
-
-    const body = JSON.stringify({
+    const callback: BankCallback = {
       requestId: payment.requestId,
       kind: payment.kind,
-      status: payment.status,
-      reason: payment.reason,
-      bankReference: payment.bankReference,
+      status: reason === null ? 'succeeded' : 'failed',
+      ...(reason === null ? {} : { reason }),
+      bankReference: `BK${randomUUID().replaceAll('-', '').slice(0, 20).toUpperCase()}`,
       amount: payment.amount,
       currency: payment.currency,
-      completedAt: payment.completedAt,
+      completedAt: new Date(this.deps.now()).toISOString(),
+    };
+    Object.assign(payment, {
+      status: callback.status,
+      reason: callback.reason,
+      bankReference: callback.bankReference,
+      completedAt: callback.completedAt,
     });
+    if (rolls.dropCallback) return;
+
+    const body = JSON.stringify(callback);
     const faults = this.deps.faults;
     this.deps.callbacks.send(payment.callbackUrl, body, {
       duplicates: faults.duplicateCallbacks,

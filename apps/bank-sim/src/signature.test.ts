@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as fromPackage from '@yika/bank-sim/signature';
 import { signCallback, verifyCallbackSignature } from './signature.js';
 
 const SECRET = 'secret';
@@ -42,5 +43,11 @@ describe('callback signatures', () => {
     const good = signCallback(SECRET, BODY, T).split('v1=')[1];
     const old = signCallback('old', BODY, T).split('v1=')[1];
     expect(verifyCallbackSignature(SECRET, `t=${T},v1=${old},v1=${good}`, BODY, T)).toBe(true);
+  });
+});
+
+describe('the package entry for the Yika server', () => {
+  it('exports the helpers from @yika/bank-sim/signature, without Fastify', () => {
+    expect(fromPackage.verifyCallbackSignature(SECRET, fromPackage.signCallback(SECRET, BODY, T), BODY, T)).toBe(true);
   });
 });
