@@ -13,6 +13,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config, TrustProxy } from './config.js';
 import { serverMigrations } from './migrations.js';
 import { modules as defaultModules } from './modules/index.js';
+import auth from './platform/auth.js';
 import healthRoutes from './platform/health.js';
 import { createLogger } from './platform/logger.js';
 import metrics from './platform/metrics.js';
@@ -21,7 +22,9 @@ import openapi from './platform/openapi.js';
 import problem, { frameworkErrorHandler } from './platform/problem.js';
 import requestId, { genReqId } from './platform/request-id.js';
 import security from './platform/security.js';
+import { createSmsSender, type SmsSender } from './platform/sms.js';
 import web from './platform/web.js';
+import { buildServices, type Services } from './services.js';
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -35,6 +38,10 @@ export interface AppDeps {
   modules?: readonly AppModule[];
   /** Defaults to the server's migrations; /readyz reports the ones not applied. */
   migrations?: readonly Migration[];
+  /** Defaults to `buildServices` with `sms`. */
+  services?: Services;
+  /** Defaults to the provider `SMS_PROVIDER` selects. */
+  sms?: SmsSender;
   /** Rate-limit window; tests shorten it. */
   rateLimitWindowMs?: number;
 }
@@ -74,7 +81,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(openapi);
   await app.register(healthRoutes, { db: deps.db, migrations: deps.migrations ?? serverMigrations });
 
-  const context = { config, db: deps.db, ledger: deps.ledger };
+  const services =
+    deps.services ??
+    buildServices({ config, db: deps.db, ledger: deps.ledger, sms: deps.sms ?? createSmsSender(config) });
+  await app.register(auth, { authenticator: services.identity });
+
+  const context = { config, db: deps.db, ledger: deps.ledger, services };
   for (const module of deps.modules ?? defaultModules) {
     await app.register(module.routes, { ...context, prefix: API_PREFIX });
   }

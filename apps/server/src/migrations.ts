@@ -4,5 +4,6 @@
  */
 import type { Migration } from '@yika/db';
 import { ledgerMigrations } from '@yika/ledger';
+import { identityMigrations } from './modules/identity/identity.schema.js';
 
-export const serverMigrations: readonly Migration[] = [...ledgerMigrations];
+export const serverMigrations: readonly Migration[] = [...ledgerMigrations, ...identityMigrations];

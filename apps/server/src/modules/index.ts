@@ -5,5 +5,6 @@
  * service, ops.
  */
 import type { AppModule } from '../platform/module.js';
+import { identityModule } from './identity/index.js';
 
-export const modules: readonly AppModule[] = [];
+export const modules: readonly AppModule[] = [identityModule];

@@ -6,11 +6,14 @@ import type { Database } from '@yika/db';
 import type { Ledger } from '@yika/ledger';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
+import type { Services } from '../services.js';
 
 export interface ModuleContext {
   config: Config;
   db: Database;
   ledger: Ledger;
+  /** The domain services (services.ts): modules reach each other only through these. */
+  services: Services;
 }
 
 export interface AppModule {

@@ -8,6 +8,8 @@ import { loadConfig } from '../config.js';
 import { serverMigrations } from '../migrations.js';
 import { createLogger } from '../platform/logger.js';
 import type { AppModule } from '../platform/module.js';
+import { createSmsSender, type SmsSender } from '../platform/sms.js';
+import { buildServices, type Services } from '../services.js';
 
 export interface LogLine {
   level: number;
@@ -21,6 +23,7 @@ export interface TestApp {
   app: App;
   db: Database;
   ledger: Ledger;
+  services: Services;
   /** Every log line the app wrote, parsed. */
   logs: LogLine[];
   close(): Promise<void>;
@@ -33,6 +36,10 @@ export interface TestAppOptions {
   rateLimitWindowMs?: number;
   /** Use this database instead of a fresh one (not closed by `close()`). */
   db?: Database;
+  /** Defaults to the provider the environment selects (the bank-sim at BANK_SIM_URL). */
+  sms?: SmsSender;
+  /** The identity clock; tests move it to expire codes, locks and sessions. */
+  now?: () => Date;
 }
 
 export async function openMigratedDatabase(): Promise<Database> {
@@ -52,10 +59,18 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       done();
     },
   });
+  const services = buildServices({
+    config,
+    db,
+    ledger,
+    sms: options.sms ?? createSmsSender(config),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const app = await buildApp({
     config,
     db,
     ledger,
+    services,
     logger: createLogger(config, sink),
     ...(options.modules ? { modules: options.modules } : {}),
     ...(options.migrations ? { migrations: options.migrations } : {}),
@@ -66,6 +81,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     app,
     db,
     ledger,
+    services,
     logs,
     async close() {
       await app.close();
