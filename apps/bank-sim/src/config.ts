@@ -29,6 +29,15 @@ export interface BankSimConfig {
   callbackRetryBaseMs: number;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** BANK_SIM_LOG_LEVEL (info): the server starts the simulator beside it and may want it quieter. */
+export function resolveLogLevel(env: Env = process.env): string {
+  const raw = read(env, 'BANK_SIM_LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(raw)) fail('BANK_SIM_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, raw);
+  return raw;
+}
+
 export interface ProcessConfig {
   port: number;
   host: string;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, resolveConfig } from './config.js';
+import { ConfigError, resolveConfig, resolveLogLevel } from './config.js';
 import { DEFAULT_FAULTS } from './faults.js';
 import { verifyCallbackSignature } from './signature.js';
 import {
@@ -197,5 +197,6 @@ describe('configuration', () => {
     );
     expect(() => resolveConfig({}, { BANK_SIM_CARD_BALANCE: '-5' })).toThrow(/BANK_SIM_CARD_BALANCE/);
     expect(() => resolveConfig({}, { BANK_SIM_REORDER: 'maybe' })).toThrow(/BANK_SIM_REORDER/);
+    expect(() => resolveLogLevel({ BANK_SIM_LOG_LEVEL: 'loud' })).toThrow(/BANK_SIM_LOG_LEVEL must be one of/);
   });
 });

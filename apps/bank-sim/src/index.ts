@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CallbackSender } from './callbacks.js';
 import { CardBank, registerCardRoutes } from './cards.js';
-import { resolveConfig, type ConfigOverrides } from './config.js';
+import { resolveConfig, resolveLogLevel, type ConfigOverrides } from './config.js';
 import { createRandom, faultsPatchSchema, faultsSchema, type Faults } from './faults.js';
 import { BODY_BYTES_MAX, formatSchemaErrors, installErrorHandling, requireApiKey } from './http.js';
 import { PaymentProcessor, registerPaymentRoutes } from './payments.js';
@@ -18,7 +18,7 @@ export type { Faults } from './faults.js';
 export type { BankCallback, FailureReason, PaymentKind, PaymentStatus } from './payments.js';
 
 export interface BankSimOptions extends ConfigOverrides {
-  /** Pino log level, or false for no logs (tests). */
+  /** Pino log level, or false for no logs (tests); BANK_SIM_LOG_LEVEL (info) when not given. */
   logLevel?: string | false;
   /** Milliseconds since the epoch; tests move it to expire verification codes. Timers still use real time. */
   now?: () => number;
@@ -28,8 +28,9 @@ export interface BankSimOptions extends ConfigOverrides {
 
 /** Builds the simulator; throws ConfigError on a bad option or environment variable. */
 export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
-  const config = resolveConfig(options, options.env ?? process.env);
-  const logLevel = options.logLevel ?? 'info';
+  const env = options.env ?? process.env;
+  const config = resolveConfig(options, env);
+  const logLevel = options.logLevel ?? resolveLogLevel(env);
   const app = Fastify({
     logger: logLevel === false ? false : { level: logLevel },
     bodyLimit: BODY_BYTES_MAX,
