@@ -45,16 +45,17 @@ export function buildBankSim(options: BankSimOptions = {}): FastifyInstance {
   const timers = new Timers();
   const sms = new SmsCenter(now);
   const cards = new CardBank(sms, now, config.cardBalance);
-  const random = createRandom(config.seed);
+  // Two generators: payment rolls happen in submission order, reorder hold-backs in completion order, and
+  // sharing one would make a payment's rolls depend on timing.
   const callbacks = new CallbackSender({
     secret: config.callbackSecret,
     retryBaseMs: config.callbackRetryBaseMs,
     timers,
-    random,
+    random: createRandom(config.seed ^ 0x5bd1e995),
     now,
     log: app.log,
   });
-  const payments = new PaymentProcessor({ cards, callbacks, faults, timers, random, now });
+  const payments = new PaymentProcessor({ cards, callbacks, faults, timers, random: createRandom(config.seed), now });
 
   app.get(
     '/healthz',
