@@ -6,7 +6,9 @@ const apiPaths = ['/v1', '/docs', '/openapi.json', '/healthz', '/readyz', '/metr
 
 export default defineConfig({
   plugins: [react()],
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  // Workspace packages (the SDK) are used from source: no build step between the SDK and the app.
+  resolve: { conditions: ['@yika/source'] },
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },
   server: {
     proxy: Object.fromEntries(apiPaths.map((path) => [path, { target: 'http://localhost:3000', changeOrigin: false }])),
   },

@@ -1,49 +1,114 @@
-import { useEffect, useState } from 'react';
-import { initialLanguage, messages, saveLanguage, type Language } from './messages.js';
+/** Routes of the wallet under `/`, the sign-in guard and the bottom tab bar. */
+import { ConfigProvider, TabBar } from 'antd-mobile';
+import enUS from 'antd-mobile/es/locales/en-US';
+import zhCN from 'antd-mobile/es/locales/zh-CN';
+import { AppOutline, BillOutline, UserOutline } from 'antd-mobile-icons';
+import { lazy, Suspense, type ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { LoadError, Loading } from './components/common.js';
+import { BindCard, Cards } from './screens/Cards.js';
+import { History } from './screens/History.js';
+import { Home } from './screens/Home.js';
+import { Login } from './screens/Login.js';
+import { TopUp, Withdraw } from './screens/MoveMoney.js';
+import { Order } from './screens/Order.js';
+import { RequestMoney } from './screens/Request.js';
+import { SetPin } from './screens/SetPin.js';
+import { ChangePin, Devices, Passkeys, Settings, Totp } from './screens/Settings.js';
+import { Transfer } from './screens/Transfer.js';
+import { SessionProvider, useSession } from './session.js';
+
+// The bill pulls in ECharts: its own chunk, loaded when opened.
+const Bill = lazy(() => import('./screens/Bill.js').then((module) => ({ default: module.Bill })));
+
+function RequireSignIn() {
+  const { state, refresh } = useSession();
+  const location = useLocation();
+  if (state.status === 'loading') return <Loading testId="session-loading" />;
+  if (state.status === 'error')
+    return <LoadError error={state.error} onRetry={() => void refresh()} testId="session-error" />;
+  if (state.status === 'signed-out') return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  return <Outlet />;
+}
+
+function SignedOutOnly({ children }: { children: ReactNode }) {
+  const { state } = useSession();
+  if (state.status === 'loading') return <Loading testId="session-loading" />;
+  if (state.status === 'signed-in') return <Navigate to="/" replace />;
+  return children;
+}
+
+const tabs = [
+  { key: '/', icon: <AppOutline />, label: 'tabs.home' },
+  { key: '/history', icon: <BillOutline />, label: 'tabs.history' },
+  { key: '/settings', icon: <UserOutline />, label: 'tabs.me' },
+] as const;
+
+function TabLayout() {
+  const { t } = useTranslation();
+  const location = useLocation();
+  const navigate = useNavigate();
+  return (
+    <div className="tab-layout">
+      <div className="tab-content">
+        <Outlet />
+      </div>
+      <TabBar activeKey={location.pathname} onChange={(key) => void navigate(key)} className="tab-bar" safeArea>
+        {tabs.map((tab) => (
+          <TabBar.Item
+            key={tab.key}
+            icon={tab.icon}
+            title={<span data-testid={`tab-${tab.key === '/' ? 'home' : tab.key.slice(1)}`}>{t(tab.label)}</span>}
+          />
+        ))}
+      </TabBar>
+    </div>
+  );
+}
 
 export function App() {
-  const [language, setLanguage] = useState<Language>(initialLanguage);
-  const text = messages[language];
-
-  useEffect(() => {
-    document.documentElement.lang = language;
-    document.title = text.documentTitle;
-    saveLanguage(language);
-  }, [language, text.documentTitle]);
-
-  const otherLanguage: Language = language === 'zh-CN' ? 'en' : 'zh-CN';
-
+  const { i18n } = useTranslation();
   return (
-    <div className="page" data-testid="wallet-home">
-      <header className="bar">
-        <span className="brand" aria-hidden="true">
-          一
-        </span>
-        <button
-          type="button"
-          className="language-toggle"
-          data-testid="language-toggle"
-          aria-label={text.switchLabel}
-          lang={otherLanguage}
-          onClick={() => setLanguage(otherLanguage)}
-        >
-          {text.switchText}
-        </button>
-      </header>
-      <main className="content">
-        <h1 data-testid="app-title">Yika 一卡</h1>
-        <p className="tagline" data-testid="tagline">
-          {text.tagline}
-        </p>
-        <section className="card" aria-labelledby="coming-soon-title" data-testid="coming-soon">
-          <h2 id="coming-soon-title">{text.comingSoonTitle}</h2>
-          <p>{text.comingSoonBody}</p>
-          <a className="button" href="/docs" data-testid="api-docs-link">
-            {text.apiDocs}
-          </a>
-        </section>
-      </main>
-      <footer className="footer">{text.footer}</footer>
-    </div>
+    <ConfigProvider locale={i18n.language === 'en' ? enUS : zhCN}>
+      <SessionProvider>
+        <BrowserRouter>
+          <Suspense fallback={<Loading />}>
+            <Routes>
+              <Route
+                path="/login"
+                element={
+                  <SignedOutOnly>
+                    <Login />
+                  </SignedOutOnly>
+                }
+              />
+              <Route element={<RequireSignIn />}>
+                <Route element={<TabLayout />}>
+                  <Route index element={<Home />} />
+                  <Route path="history" element={<History />} />
+                  <Route path="settings" element={<Settings />} />
+                </Route>
+                <Route path="pin/setup" element={<SetPin />} />
+                <Route path="cards" element={<Cards />} />
+                <Route path="cards/bind" element={<BindCard />} />
+                <Route path="top-up" element={<TopUp />} />
+                <Route path="withdraw" element={<Withdraw />} />
+                <Route path="orders/:orderId" element={<Order />} />
+                <Route path="transfer" element={<Transfer />} />
+                <Route path="request" element={<RequestMoney />} />
+                <Route path="bill" element={<Bill />} />
+                <Route path="bill/:month" element={<Bill />} />
+                <Route path="settings/pin" element={<ChangePin />} />
+                <Route path="settings/totp" element={<Totp />} />
+                <Route path="settings/passkeys" element={<Passkeys />} />
+                <Route path="settings/devices" element={<Devices />} />
+              </Route>
+              <Route path="*" element={<Navigate to="/" replace />} />
+            </Routes>
+          </Suspense>
+        </BrowserRouter>
+      </SessionProvider>
+    </ConfigProvider>
   );
 }

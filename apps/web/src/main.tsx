@@ -1,11 +1,30 @@
+import { unstableSetRender } from 'antd-mobile';
 import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
+import { createRoot, type Root } from 'react-dom/client';
 import { App } from './App.js';
+import { initI18n } from './i18n.js';
 import './styles.css';
 
-const root = document.getElementById('root');
-if (!root) throw new Error('index.html has no #root element');
-createRoot(root).render(
+// antd-mobile 5 renders Toast and Dialog with the pre-19 ReactDOM.render; give it React 19's root API.
+const roots = new WeakMap<Element | DocumentFragment, Root>();
+unstableSetRender((node, container) => {
+  let root = roots.get(container);
+  if (!root) {
+    root = createRoot(container);
+    roots.set(container, root);
+  }
+  root.render(node);
+  return async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    root.unmount();
+    roots.delete(container);
+  };
+});
+
+const element = document.getElementById('root');
+if (!element) throw new Error('index.html has no #root element');
+await initI18n();
+createRoot(element).render(
   <StrictMode>
     <App />
   </StrictMode>,

@@ -17,12 +17,7 @@ type Errors = {
   409: Json<Problem>;
   422: Json<Problem>;
 };
-type Params<Path = never, Query = never, Header = never> = {
-  query?: Query;
-  header?: Header;
-  path: Path;
-  cookie?: never;
-};
+type Params<Path> = { query?: never; header?: never; path: Path; cookie?: never };
 type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
 /** An operation with a JSON body. */
 type Operation<P, Body, Responses> = {
@@ -32,7 +27,7 @@ type Operation<P, Body, Responses> = {
 };
 /** An operation without a body (GET, DELETE). */
 type Read<P, Responses> = { parameters: P; requestBody?: never; responses: Responses & Errors };
-type Path<Operations> = {
+type Methods = {
   parameters: NoParams;
   get?: never;
   put?: never;
@@ -42,8 +37,10 @@ type Path<Operations> = {
   head?: never;
   patch?: never;
   trace?: never;
-} & Operations;
-type IdempotencyHeader = { 'idempotency-key'?: string };
+};
+/** A path item: the given operations, `never` for every other method (as openapi-typescript writes it). */
+type Path<Operations> = Omit<Methods, keyof Operations> & Operations;
+type IdempotentParams = { query?: never; header?: { 'idempotency-key'?: string }; path?: never; cookie?: never };
 
 export interface BankName {
   'zh-CN': string;
@@ -127,20 +124,16 @@ export interface PlannedPaths {
   }>;
   '/v1/wallet/transfers': Path<{
     post: Operation<
-      Params<never, never, IdempotencyHeader>,
+      IdempotentParams,
       { phone: string; amount: number; note?: string; pin: string },
       { 200: Json<Transfer>; 201: Json<Transfer> }
     >;
   }>;
   '/v1/wallet/top-ups': Path<{
-    post: Operation<Params<never, never, IdempotencyHeader>, { cardId: string; amount: number }, { 202: Json<Order> }>;
+    post: Operation<IdempotentParams, { cardId: string; amount: number }, { 202: Json<Order> }>;
   }>;
   '/v1/wallet/withdrawals': Path<{
-    post: Operation<
-      Params<never, never, IdempotencyHeader>,
-      { cardId: string; amount: number; pin: string },
-      { 202: Json<Order> }
-    >;
+    post: Operation<IdempotentParams, { cardId: string; amount: number; pin: string }, { 202: Json<Order> }>;
   }>;
   '/v1/wallet/orders/{orderId}': Path<{ get: Read<Params<{ orderId: string }>, { 200: Json<Order> }> }>;
   '/v1/wallet/movements': Path<{

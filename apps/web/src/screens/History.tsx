@@ -1,0 +1,163 @@
+/** Every movement, newest first, filtered by type and dates, a page at a time (cursor pagination). */
+import type { Movement, MovementType } from '@yika/sdk';
+import { Button, DatePicker, Selector } from 'antd-mobile';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
+import { Empty, LoadError, Loading, Page } from '../components/common.js';
+import { MovementList } from '../components/MovementList.js';
+import { loadMovements, type MovementQuery } from '../lib/wallet.js';
+
+const PAGE_SIZE = 20;
+const TYPES: readonly MovementType[] = ['top_up', 'withdrawal', 'p2p_out', 'p2p_in'];
+
+type Listing =
+  | { status: 'loading' }
+  | { status: 'error'; error: unknown }
+  | { status: 'ready'; movements: Movement[]; nextCursor: string | null; loadingMore: boolean; moreError: unknown };
+
+/** yyyy-mm-dd in the browser's time zone, from a picked date. */
+function isoDate(date: Date): string {
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+}
+
+export function History() {
+  const { t } = useTranslation();
+  const [type, setType] = useState<MovementType | null>(null);
+  const [from, setFrom] = useState<Date | null>(null);
+  const [to, setTo] = useState<Date | null>(null);
+  const [picking, setPicking] = useState<'from' | 'to' | null>(null);
+  const [listing, setListing] = useState<Listing>({ status: 'loading' });
+  const generation = useRef(0);
+
+  const query = useCallback(
+    (cursor?: string): MovementQuery => ({
+      limit: PAGE_SIZE,
+      ...(type ? { type } : {}),
+      ...(from ? { from: isoDate(from) } : {}),
+      ...(to ? { to: isoDate(to) } : {}),
+      ...(cursor ? { cursor } : {}),
+    }),
+    [type, from, to],
+  );
+
+  const loadFirst = useCallback(() => {
+    const mine = ++generation.current;
+    setListing({ status: 'loading' });
+    loadMovements(query()).then(
+      (page) => {
+        if (mine === generation.current) setListing({ status: 'ready', ...page, loadingMore: false, moreError: null });
+      },
+      (error: unknown) => {
+        if (mine === generation.current) setListing({ status: 'error', error });
+      },
+    );
+  }, [query]);
+
+  useEffect(loadFirst, [loadFirst]);
+
+  function loadMore() {
+    if (listing.status !== 'ready' || !listing.nextCursor) return;
+    const mine = generation.current;
+    setListing({ ...listing, loadingMore: true, moreError: null });
+    loadMovements(query(listing.nextCursor)).then(
+      (page) => {
+        if (mine !== generation.current) return;
+        setListing({
+          status: 'ready',
+          movements: [...listing.movements, ...page.movements],
+          nextCursor: page.nextCursor,
+          loadingMore: false,
+          moreError: null,
+        });
+      },
+      (error: unknown) => {
+        if (mine === generation.current) setListing({ ...listing, loadingMore: false, moreError: error });
+      },
+    );
+  }
+
+  const filtered = type !== null || from !== null || to !== null;
+  return (
+    <Page
+      title={t('history.title')}
+      testId="screen-history"
+      right={
+        <Link to="/bill" data-testid="history-bill-link">
+          {t('history.monthlyBill')}
+        </Link>
+      }
+    >
+      <section className="filters" aria-label={t('history.filterType')}>
+        <Selector
+          columns={5}
+          className="type-filter"
+          value={[type ?? 'all']}
+          onChange={(values) => {
+            const picked = values[0];
+            setType(!picked || picked === 'all' ? null : (picked as MovementType));
+          }}
+          options={[
+            { label: t('history.all'), value: 'all' },
+            ...TYPES.map((value) => ({ label: t(`movement.${value}`), value })),
+          ]}
+          data-testid="history-type-filter"
+        />
+        <div className="date-filters">
+          <Button size="small" onClick={() => setPicking('from')} data-testid="history-from">
+            {t('history.from')}: {from ? isoDate(from) : '—'}
+          </Button>
+          <Button size="small" onClick={() => setPicking('to')} data-testid="history-to">
+            {t('history.to')}: {to ? isoDate(to) : '—'}
+          </Button>
+          {filtered && (
+            <Button
+              size="small"
+              fill="none"
+              color="primary"
+              onClick={() => {
+                setType(null);
+                setFrom(null);
+                setTo(null);
+              }}
+              data-testid="history-clear"
+            >
+              {t('history.clear')}
+            </Button>
+          )}
+        </div>
+      </section>
+      <DatePicker
+        visible={picking !== null}
+        title={picking === 'to' ? t('history.to') : t('history.from')}
+        max={new Date()}
+        onClose={() => setPicking(null)}
+        onConfirm={(value) => (picking === 'to' ? setTo(value) : setFrom(value))}
+        confirmText={t('common.confirm')}
+        cancelText={t('common.cancel')}
+      />
+      {listing.status === 'loading' && <Loading testId="history-loading" />}
+      {listing.status === 'error' && <LoadError error={listing.error} onRetry={loadFirst} testId="history-error" />}
+      {listing.status === 'ready' &&
+        (listing.movements.length === 0 ? (
+          <Empty testId="history-empty" />
+        ) : (
+          <>
+            <MovementList movements={listing.movements} />
+            <div className="list-footer">
+              {listing.moreError !== null && <LoadError error={listing.moreError} testId="history-more-error" />}
+              {listing.nextCursor ? (
+                <Button size="small" loading={listing.loadingMore} onClick={loadMore} data-testid="history-more">
+                  {t('history.loadMore')}
+                </Button>
+              ) : (
+                <span className="muted" data-testid="history-end">
+                  {t('history.noMore')}
+                </span>
+              )}
+            </div>
+          </>
+        ))}
+    </Page>
+  );
+}
