@@ -45,8 +45,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['../*/*', '!../*/index.js', '!../*/service.js'],
-              message: 'Use the other module through its index.ts or service.ts, not its internals.',
+              // `../<other module>/<file>` other than its index.js; `../../platform/…` is fine.
+              regex: '^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.js$)[^/]+$',
+              message: 'Use another module through its index.ts, not its internals.',
             },
           ],
         },

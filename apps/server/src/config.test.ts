@@ -52,9 +52,22 @@ describe('config', () => {
   });
 
   it('turns demo data off by default in production, unless asked for', () => {
-    const keys = { DATA_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`, DATA_INDEX_KEY: 'B'.repeat(44) };
+    const keys = {
+      DATA_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
+      DATA_INDEX_KEY: 'B'.repeat(44),
+      BANK_CALLBACK_SECRET: 'a-bank-secret',
+    };
     expect(loadConfig({ NODE_ENV: 'production', ...keys }).SEED_DEMO_DATA).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', SEED_DEMO_DATA: 'true', ...keys }).SEED_DEMO_DATA).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ...keys }).BANK_SIM_SPAWN).toBe(false);
+    expect(loadConfig({}).BANK_SIM_SPAWN).toBe(true);
+  });
+
+  it('refuses the public development bank callback secret in production', () => {
+    const keys = { DATA_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`, DATA_INDEX_KEY: 'B'.repeat(44) };
+    expect(configError({ NODE_ENV: 'production', ...keys })).toBe(
+      'Configuration error: BANK_CALLBACK_SECRET must be set when NODE_ENV=production (the development value is public)',
+    );
   });
 
   it('names the variable, what it must be and the bad value, in one line', () => {

@@ -69,6 +69,13 @@ const configSchema = z.object({
   SMS_PROVIDER: z.enum(['bank-sim', 'http']).default('bank-sim'),
   BANK_SIM_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3100'),
   BANK_SIM_API_KEY: z.string().min(1).default('dev-bank-key'),
+  BANK_CALLBACK_SECRET: z.string().min(8).default('dev-bank-callback-secret'),
+  BANK_SIM_SPAWN: z.stringbool().optional(),
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BANK_POLL_INTERVAL_MS: integer(100, 3_600_000).default(5_000),
+  BANK_POLL_AFTER_MS: integer(0, 3_600_000).default(5_000),
+  BANK_DEADLINE_MS: integer(1_000, 7 * 86_400_000).default(120_000),
+  LEDGER_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(10_000),
   SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional(),
   SMS_HTTP_TOKEN: z.string().min(1).optional(),
   SMS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
@@ -93,8 +100,10 @@ export type ConfigVariable = keyof z.input<typeof configSchema>;
 
 export type Config = Omit<
   z.output<typeof configSchema>,
-  'SEED_DEMO_DATA' | 'DATA_ENCRYPTION_KEYS' | 'DATA_INDEX_KEY'
+  'SEED_DEMO_DATA' | 'DATA_ENCRYPTION_KEYS' | 'DATA_INDEX_KEY' | 'BANK_SIM_SPAWN'
 > & {
+  /** Resolved: an explicit value, else true everywhere except production. */
+  BANK_SIM_SPAWN: boolean;
   /** Resolved: an explicit value, else true everywhere except production. */
   SEED_DEMO_DATA: boolean;
   /** Resolved: required in production, a fixed development key ring elsewhere. */
@@ -191,6 +200,38 @@ const variableDocs = {
     expected: 'must not be empty',
     secret: true,
   },
+  BANK_CALLBACK_SECRET: {
+    description:
+      "Shared secret of the HMAC-SHA256 signatures on the bank's callbacks. Set your own outside development.",
+    expected: 'must be at least 8 characters',
+    secret: true,
+  },
+  BANK_SIM_SPAWN: {
+    description: 'Start the bank simulator as a child process at `BANK_SIM_URL` (demo mode).',
+    expected: 'must be true or false',
+    defaultText: 'true (false when NODE_ENV=production)',
+  },
+  PUBLIC_URL: {
+    description: 'The URL the bank calls back, e.g. `https://wallet.example.com`.',
+    expected: 'must be an http(s) URL',
+    defaultText: 'http://127.0.0.1:`PORT`',
+  },
+  BANK_POLL_INTERVAL_MS: {
+    description: "How often open top-ups and withdrawals are checked with the bank's status query.",
+    expected: 'must be an integer from 100 to 3600000',
+  },
+  BANK_POLL_AFTER_MS: {
+    description: 'An open order is checked once its callback is this late.',
+    expected: 'must be an integer from 0 to 3600000',
+  },
+  BANK_DEADLINE_MS: {
+    description: "After this, an order the bank never received fails (a withdrawal's hold is released).",
+    expected: 'must be an integer from 1000 to 604800000',
+  },
+  LEDGER_SWEEP_INTERVAL_MS: {
+    description: 'How often pending transfers past their timeout are voided.',
+    expected: 'must be an integer from 100 to 3600000',
+  },
   SMS_HTTP_URL: {
     description: 'With `SMS_PROVIDER=http`: the provider endpoint that receives `POST {"to","text"}` as JSON.',
     expected: 'must be an http(s) URL',
@@ -285,12 +326,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     });
     throw new ConfigError(lines.join('\n'));
   }
-  const { SEED_DEMO_DATA, DATA_ENCRYPTION_KEYS, DATA_INDEX_KEY, ...rest } = result.data;
+  const { SEED_DEMO_DATA, DATA_ENCRYPTION_KEYS, DATA_INDEX_KEY, BANK_SIM_SPAWN, ...rest } = result.data;
   const production = rest.NODE_ENV === 'production';
   const missing: string[] = [];
   // Development keys are public: in production personal data must be encrypted with the bank's own keys.
   if (production && DATA_ENCRYPTION_KEYS === undefined) missing.push('DATA_ENCRYPTION_KEYS');
   if (production && DATA_INDEX_KEY === undefined) missing.push('DATA_INDEX_KEY');
+  if (production && present.BANK_CALLBACK_SECRET === undefined) missing.push('BANK_CALLBACK_SECRET');
   if (rest.SMS_PROVIDER === 'http' && rest.SMS_HTTP_URL === undefined) missing.push('SMS_HTTP_URL');
   if (missing.length > 0) {
     throw new ConfigError(
@@ -298,7 +340,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
         .map((name) =>
           name === 'SMS_HTTP_URL'
             ? 'Configuration error: SMS_HTTP_URL must be set when SMS_PROVIDER=http'
-            : `Configuration error: ${name} must be set when NODE_ENV=production (the development key is public)`,
+            : `Configuration error: ${name} must be set when NODE_ENV=production (the development value is public)`,
         )
         .join('\n'),
     );
@@ -306,6 +348,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   return {
     ...rest,
     SEED_DEMO_DATA: SEED_DEMO_DATA ?? !production,
+    BANK_SIM_SPAWN: BANK_SIM_SPAWN ?? !production,
     DATA_ENCRYPTION_KEYS: DATA_ENCRYPTION_KEYS ?? DEV_DATA_ENCRYPTION_KEYS,
     DATA_INDEX_KEY: DATA_INDEX_KEY ?? DEV_DATA_INDEX_KEY,
   };

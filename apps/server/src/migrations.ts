@@ -4,6 +4,15 @@
  */
 import type { Migration } from '@yika/db';
 import { ledgerMigrations } from '@yika/ledger';
+import { cardsMigrations } from './modules/cards/index.js';
 import { identityMigrations } from './modules/identity/identity.schema.js';
+import { walletMigrations } from './modules/wallet/index.js';
+import { idempotencyMigrations } from './platform/idempotency.js';
 
-export const serverMigrations: readonly Migration[] = [...ledgerMigrations, ...identityMigrations];
+export const serverMigrations: readonly Migration[] = [
+  ...ledgerMigrations,
+  ...idempotencyMigrations,
+  ...identityMigrations,
+  ...cardsMigrations,
+  ...walletMigrations,
+];

@@ -5,12 +5,18 @@
 import type { Database } from '@yika/db';
 import type { Ledger } from '@yika/ledger';
 import type { Config } from './config.js';
+import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
+import { WalletService } from './modules/wallet/index.js';
+import { BankGateway } from './platform/bank.js';
 import { DataCipher } from './platform/crypto.js';
 import type { SmsSender } from './platform/sms.js';
 
 export interface Services {
   identity: IdentityService;
+  bank: BankGateway;
+  cards: CardsService;
+  wallet: WalletService;
   cipher: DataCipher;
   sms: SmsSender;
 }
@@ -20,6 +26,8 @@ export interface ServiceDeps {
   db: Database;
   ledger: Ledger;
   sms: SmsSender;
+  /** Where the bank calls back; known once the server listens. Defaults to `PUBLIC_URL` or 127.0.0.1:`PORT`. */
+  publicUrl?: () => string;
   /** The clock for identity (codes, locks, sessions); tests move it. */
   now?: () => Date;
 }
@@ -39,5 +47,22 @@ export function buildServices(deps: ServiceDeps): Services {
     },
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return { identity, cipher, sms };
+  const bank = new BankGateway({
+    baseUrl: config.BANK_SIM_URL,
+    apiKey: config.BANK_SIM_API_KEY,
+    callbackSecret: config.BANK_CALLBACK_SECRET,
+  });
+  const cards = new CardsService({ db, bank, cipher });
+  const publicUrl = deps.publicUrl ?? (() => config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`);
+  const wallet = new WalletService({
+    db,
+    ledger: deps.ledger,
+    identity,
+    cards,
+    bank,
+    bankCallbackUrl: () => new URL('/v1/bank/callbacks', publicUrl()).toString(),
+    bankDeadlineMs: config.BANK_DEADLINE_MS,
+    pollAfterMs: config.BANK_POLL_AFTER_MS,
+  });
+  return { identity, cipher, sms, bank, cards, wallet };
 }

@@ -5,6 +5,8 @@
  * service, ops.
  */
 import type { AppModule } from '../platform/module.js';
+import { cardsModule } from './cards/index.js';
 import { identityModule } from './identity/index.js';
+import { walletModule } from './wallet/index.js';
 
-export const modules: readonly AppModule[] = [identityModule];
+export const modules: readonly AppModule[] = [identityModule, cardsModule, walletModule];

@@ -40,6 +40,8 @@ export interface TestAppOptions {
   sms?: SmsSender;
   /** The identity clock; tests move it to expire codes, locks and sessions. */
   now?: () => Date;
+  /** Where the bank calls back (tests that listen set it once they know their port). */
+  publicUrl?: () => string;
 }
 
 export async function openMigratedDatabase(): Promise<Database> {
@@ -65,6 +67,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ledger,
     sms: options.sms ?? createSmsSender(config),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   });
   const app = await buildApp({
     config,

@@ -1,0 +1,277 @@
+/** HTTP for the wallet: thin handlers that call WalletService. Amounts are integers of fen. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireCustomer } from '../../platform/auth.js';
+import type { BankPaymentOutcome } from '../../platform/bank.js';
+import { DomainError, problemSchema } from '../../platform/errors.js';
+import { requireIdempotencyKey } from '../../platform/idempotency.js';
+import type { ModuleContext } from '../../platform/module.js';
+import { MOVEMENT_TYPES, MOVEMENTS_PAGE_MAX } from './history.js';
+import { AMOUNT_MAX } from './wallet.service.js';
+
+const amount = z.number().int().min(1).max(Number(AMOUNT_MAX)).describe('Amount in fen (minor units of CNY)');
+const phone = z.string().min(3).max(20).describe('Mobile number in E.164, e.g. +8613800138000');
+const pin = z
+  .string()
+  .regex(/^\d{6}$/, 'six digits')
+  .describe('Payment PIN');
+const idempotencyHeaders = z.object({ 'idempotency-key': z.string().max(200).optional() });
+
+const balanceSchema = z.object({ currency: z.string(), available: z.number().int(), held: z.number().int() });
+const orderSchema = z.object({
+  id: z.uuid(),
+  kind: z.enum(['top_up', 'withdrawal']),
+  cardId: z.uuid(),
+  amount: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['created', 'processing', 'succeeded', 'failed']),
+  failureReason: z.string().nullable(),
+  createdAt: z.string(),
+  completedAt: z.string().nullable(),
+});
+const transferSchema = z.object({
+  id: z.uuid(),
+  payeeMaskedName: z.string().nullable(),
+  amount: z.number().int(),
+  currency: z.string(),
+  note: z.string().nullable(),
+  status: z.literal('succeeded'),
+  createdAt: z.string(),
+});
+const movementSchema = z.object({
+  id: z.uuid(),
+  type: z.enum(MOVEMENT_TYPES),
+  amount: z.number().int().describe('Signed fen: positive into the wallet'),
+  currency: z.string(),
+  status: z.enum(['processing', 'succeeded', 'failed']),
+  counterparty: z.string().nullable(),
+  note: z.string().nullable(),
+  balanceAfter: z.number().int().nullable(),
+  createdAt: z.string(),
+});
+const billSchema = z.object({
+  month: z.string(),
+  currency: z.string(),
+  openingBalance: z.number().int(),
+  closingBalance: z.number().int(),
+  income: z.number().int(),
+  spending: z.number().int(),
+  byCategory: z.array(
+    z.object({ category: z.enum(MOVEMENT_TYPES), count: z.number().int(), amount: z.number().int() }),
+  ),
+});
+const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 409: problemSchema, 422: problemSchema };
+
+export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services }) => {
+  const wallet = services.wallet;
+
+  app.get(
+    '/wallet',
+    {
+      preHandler: requireCustomer,
+      schema: { tags: ['wallet'], summary: 'Balance', response: { 200: balanceSchema, 401: problemSchema } },
+    },
+    async (request) => {
+      const balance = await wallet.balance(request.customer!.customerId);
+      return { currency: balance.currency, available: Number(balance.available), held: Number(balance.held) };
+    },
+  );
+
+  app.post(
+    '/wallet/payee-preview',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Confirm who a mobile number belongs to (masked name) before paying',
+        body: z.object({ phone }),
+        response: { 200: z.object({ maskedName: z.string().nullable() }), ...errors },
+      },
+    },
+    async (request) => wallet.previewPayee(request.customer!.customerId, request.body.phone),
+  );
+
+  app.post(
+    '/wallet/transfers',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Pay another customer by mobile number',
+        headers: idempotencyHeaders,
+        body: z.object({ phone, amount, note: z.string().max(100).optional(), pin }),
+        response: { 200: transferSchema, 201: transferSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const key = requireIdempotencyKey(request.headers['idempotency-key']);
+      const { phone: payeePhone, amount: fen, note, pin: paymentPin } = request.body;
+      const result = await wallet.transfer(
+        request.customer!.customerId,
+        { phone: payeePhone, amount: BigInt(fen), note, pin: paymentPin },
+        key,
+      );
+      return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+    },
+  );
+
+  for (const kind of ['top-ups', 'withdrawals'] as const) {
+    app.post(
+      `/wallet/${kind}`,
+      {
+        preHandler: requireCustomer,
+        schema: {
+          tags: ['wallet'],
+          summary: kind === 'top-ups' ? 'Top up from a bound card' : 'Withdraw to a bound card',
+          headers: idempotencyHeaders,
+          body:
+            kind === 'top-ups' ? z.object({ cardId: z.uuid(), amount }) : z.object({ cardId: z.uuid(), amount, pin }),
+          response: { 202: orderSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const key = requireIdempotencyKey(request.headers['idempotency-key']);
+        const customerId = request.customer!.customerId;
+        const body = request.body as { cardId: string; amount: number; pin?: string };
+        const input = { cardId: body.cardId, amount: BigInt(body.amount) };
+        const result =
+          kind === 'top-ups'
+            ? await wallet.startTopUp(customerId, input, key)
+            : await wallet.startWithdrawal(customerId, { ...input, pin: body.pin ?? '' }, key);
+        return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+      },
+    );
+  }
+
+  app.get(
+    '/wallet/orders/:orderId',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'A top-up or withdrawal and where its money is',
+        params: z.object({ orderId: z.uuid() }),
+        response: { 200: orderSchema, 401: problemSchema, 404: problemSchema },
+      },
+    },
+    async (request) => wallet.order(request.customer!.customerId, request.params.orderId),
+  );
+
+  app.get(
+    '/wallet/movements',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Every movement, newest first, with the balance after it',
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(MOVEMENTS_PAGE_MAX).default(20),
+          cursor: z.string().max(200).optional(),
+          type: z
+            .string()
+            .max(100)
+            .optional()
+            .describe(`Comma-separated: ${MOVEMENT_TYPES.join(', ')}`),
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+          minAmount: z.coerce.number().int().min(0).max(Number(AMOUNT_MAX)).optional(),
+          maxAmount: z.coerce.number().int().min(0).max(Number(AMOUNT_MAX)).optional(),
+        }),
+        response: {
+          200: z.object({ movements: z.array(movementSchema), nextCursor: z.string().nullable() }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { limit, cursor, type, from, to, minAmount, maxAmount } = request.query;
+      const types = type ? type.split(',') : [];
+      const unknown = types.filter((item) => !(MOVEMENT_TYPES as readonly string[]).includes(item));
+      if (unknown.length > 0) {
+        throw new DomainError({
+          code: 'validation_failed',
+          status: 400,
+          title: 'Request validation failed',
+          detail: `Unknown movement type: ${unknown.join(', ')}.`,
+        });
+      }
+      return wallet.movements(request.customer!.customerId, {
+        limit,
+        cursor: cursor ?? null,
+        types: types as (typeof MOVEMENT_TYPES)[number][],
+        ...(from ? { from: new Date(from) } : {}),
+        ...(to ? { to: new Date(to) } : {}),
+        ...(minAmount === undefined ? {} : { minAmount: BigInt(minAmount) }),
+        ...(maxAmount === undefined ? {} : { maxAmount: BigInt(maxAmount) }),
+      });
+    },
+  );
+
+  app.get(
+    '/wallet/bills/:month',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary:
+          'Monthly bill: income and spending by category; opening + income − spending = closing, from the ledger',
+        params: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'YYYY-MM') }),
+        response: { 200: billSchema, ...errors },
+      },
+    },
+    async (request) => wallet.bill(request.customer!.customerId, request.params.month),
+  );
+
+  // The bank's signed callbacks. No customer session: the HMAC signature over the raw body is the proof.
+  await app.register(async (bank) => {
+    bank.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    bank.post(
+      '/bank/callbacks',
+      { schema: { tags: ['bank'], summary: 'Outcome of a card debit or credit, signed by the bank', hide: true } },
+      async (request, reply) => {
+        const raw = typeof request.body === 'string' ? request.body : '';
+        const signature = request.headers['x-bank-signature'];
+        if (!services.bank.verifyCallback(typeof signature === 'string' ? signature : undefined, raw)) {
+          throw new DomainError({
+            code: 'signature_invalid',
+            status: 401,
+            title: 'Invalid signature',
+            detail: 'The callback signature does not verify.',
+          });
+        }
+        const outcome = parseOutcome(raw);
+        await wallet.applyBankOutcome(outcome);
+        return reply.code(204).send();
+      },
+    );
+  });
+};
+
+const outcomeSchema = z.object({
+  requestId: z.uuid(),
+  kind: z.enum(['debit', 'credit']),
+  status: z.enum(['processing', 'succeeded', 'failed']),
+  reason: z.string().max(200).optional(),
+  bankReference: z.string().max(200).optional(),
+  amount: z.number().int().positive(),
+  currency: z.string().length(3),
+});
+
+function parseOutcome(raw: string): BankPaymentOutcome {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    json = undefined;
+  }
+  const parsed = outcomeSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new DomainError({
+      code: 'callback_invalid',
+      status: 400,
+      title: 'Invalid callback',
+      detail: 'The callback body is not a payment outcome.',
+    });
+  }
+  return parsed.data;
+}

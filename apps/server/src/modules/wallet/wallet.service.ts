@@ -1,0 +1,511 @@
+/**
+ * The wallet: stored value on the ledger, transfers between customers, top-ups from and withdrawals to
+ * bound bank cards. Every money movement is a ledger transfer whose id derives from the business record,
+ * posted in the same database transaction as that record (the ledger's direct mode), so a retry or a
+ * crash can never move money twice or leave a record without its money.
+ */
+import type { Database, SqlExecutor } from '@yika/db';
+import { newId, TransferFlags, transferId, type Ledger, type TransferInput, type TransferResult } from '@yika/ledger';
+import { DomainError, NotFoundError } from '../../platform/errors.js';
+import { once, type StoredResponse } from '../../platform/idempotency.js';
+import type { BankGateway, BankPaymentOutcome } from '../../platform/bank.js';
+import { listMovements, monthlyBill, type MonthlyBill, type Movement, type MovementQuery } from './history.js';
+import {
+  BANK_CLEARING_ACCOUNT_ID,
+  CNY,
+  systemAccounts,
+  TransferCode,
+  walletAccount,
+  walletAccountId,
+} from './chart.js';
+
+/** What the wallet needs of identity (implemented by the identity module's service). */
+export interface IdentityPort {
+  getCustomer(customerId: string): Promise<{ maskedName: string | null }>;
+  findCustomerByPhone(phone: string): Promise<{ customerId: string; maskedName: string | null } | null>;
+  assertCanMoveMoney(customerId: string): Promise<void>;
+  verifyPaymentPin(customerId: string, pin: string): Promise<void>;
+  limitsFor(customerId: string): Promise<Limits>;
+}
+
+export interface Limits {
+  perTransaction: bigint;
+  daily: bigint;
+  yearly: bigint;
+  /** Class I accounts count the yearly limit since opening, the others per calendar year. */
+  yearlyPeriod: 'since_opening' | 'calendar_year';
+}
+
+/** What the wallet needs of bound cards (implemented by the cards module). */
+export interface CardsPort {
+  cardForPayment(customerId: string, cardId: string): Promise<{ cardToken: string; last4: string; bankName: string }>;
+}
+
+export interface WalletServiceOptions {
+  db: Database;
+  ledger: Ledger;
+  identity: IdentityPort;
+  cards: CardsPort;
+  bank: BankGateway;
+  /** Where the bank posts outcomes, e.g. `http://127.0.0.1:3000/v1/bank/callbacks` (known once listening). */
+  bankCallbackUrl: () => string;
+  /** An open order is asked about once its callback is this late. */
+  pollAfterMs?: number;
+  /** How long the bank has before the status query decides an order. */
+  bankDeadlineMs?: number;
+  /** Business day boundaries for daily limits. */
+  timeZone?: string;
+}
+
+export class WalletError extends DomainError {}
+
+const insufficientFunds = () =>
+  new WalletError({
+    code: 'insufficient_funds',
+    status: 422,
+    title: 'Insufficient funds',
+    detail: 'The wallet balance does not cover this amount.',
+  });
+
+export interface Balance {
+  currency: string;
+  /** What the customer can spend now, in fen. */
+  available: bigint;
+  /** Held for withdrawals in progress, in fen. */
+  held: bigint;
+}
+
+export interface P2pTransferView {
+  id: string;
+  payeeMaskedName: string | null;
+  amount: number;
+  currency: string;
+  note: string | null;
+  status: 'succeeded';
+  createdAt: string;
+}
+
+export interface BankOrderView {
+  id: string;
+  kind: 'top_up' | 'withdrawal';
+  cardId: string;
+  amount: number;
+  currency: string;
+  status: 'created' | 'processing' | 'succeeded' | 'failed';
+  failureReason: string | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+interface BankOrderRow {
+  id: string;
+  customer_id: string;
+  kind: 'top_up' | 'withdrawal';
+  card_id: string;
+  amount: string | number | bigint;
+  currency: string;
+  status: BankOrderView['status'];
+  failure_reason: string | null;
+  created_at: Date | string;
+  completed_at: Date | string | null;
+}
+
+/** Most fen in one movement: far above any limit, far below the ledger's and JSON's ceilings. */
+export const AMOUNT_MAX = 100_000_000_000n;
+
+export class WalletService {
+  readonly #db: Database;
+  readonly #ledger: Ledger;
+  readonly #identity: IdentityPort;
+  readonly #cards: CardsPort;
+  readonly #bank: BankGateway;
+  readonly #callbackUrl: () => string;
+  readonly #pollAfterMs: number;
+  readonly #deadlineMs: number;
+  readonly #timeZone: string;
+
+  constructor(options: WalletServiceOptions) {
+    this.#db = options.db;
+    this.#ledger = options.ledger;
+    this.#identity = options.identity;
+    this.#cards = options.cards;
+    this.#bank = options.bank;
+    this.#callbackUrl = options.bankCallbackUrl;
+    this.#deadlineMs = options.bankDeadlineMs ?? 120_000;
+    this.#pollAfterMs = options.pollAfterMs ?? 5_000;
+    this.#timeZone = options.timeZone ?? 'Asia/Shanghai';
+  }
+
+  /** Creates the system accounts and the customer's wallet account if absent (idempotent). */
+  async openWallet(customerId: string): Promise<void> {
+    const results = await this.#ledger.createAccounts([...systemAccounts, walletAccount(customerId)]);
+    const refused = results.find((result) => result.result !== 'ok' && result.result !== 'exists');
+    if (refused) throw new Error(`wallet account refused by the ledger: ${refused.result}`);
+  }
+
+  async balance(customerId: string): Promise<Balance> {
+    const [account] = await this.#ledger.lookupAccounts([walletAccountId(customerId)]);
+    if (!account) return { currency: CNY.code, available: 0n, held: 0n };
+    return {
+      currency: CNY.code,
+      available: account.creditsPosted - account.debitsPosted - account.debitsPending,
+      held: account.debitsPending,
+    };
+  }
+
+  movements(customerId: string, query: MovementQuery): Promise<{ movements: Movement[]; nextCursor: string | null }> {
+    return listMovements(this.#db, this.#ledger, customerId, query, async (other) => {
+      const customer = await this.#identity.getCustomer(other).catch(() => null);
+      return customer?.maskedName ?? null;
+    });
+  }
+
+  bill(customerId: string, month: string): Promise<MonthlyBill> {
+    return monthlyBill(this.#db, this.#ledger, customerId, month, this.#timeZone);
+  }
+
+  /** Who a phone number belongs to, masked, so the payer can confirm before paying. */
+  async previewPayee(payerId: string, phone: string): Promise<{ maskedName: string | null }> {
+    const payee = await this.#identity.findCustomerByPhone(phone);
+    if (!payee) throw new NotFoundError('No Yika customer has this mobile number.');
+    if (payee.customerId === payerId) throw selfTransfer();
+    return { maskedName: payee.maskedName };
+  }
+
+  /** Pays another customer at once. Needs the payment PIN; exactly once per idempotency key. */
+  async transfer(
+    payerId: string,
+    input: { phone: string; amount: bigint; note?: string | undefined; pin: string },
+    idempotencyKey: string,
+  ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
+    checkAmount(input.amount);
+    await this.#identity.assertCanMoveMoney(payerId);
+    await this.#identity.verifyPaymentPin(payerId, input.pin);
+    const payee = await this.#identity.findCustomerByPhone(input.phone);
+    if (!payee) throw new NotFoundError('No Yika customer has this mobile number.');
+    if (payee.customerId === payerId) throw selfTransfer();
+    await this.#identity.assertCanMoveMoney(payee.customerId);
+    await this.openWallet(payerId);
+    await this.openWallet(payee.customerId);
+    const limits = await this.#identity.limitsFor(payerId);
+
+    const request = { kind: 'p2p', phone: input.phone, amount: input.amount, note: input.note ?? null };
+    return this.#db.transaction((tx) =>
+      once(tx, `wallet.p2p:${payerId}`, idempotencyKey, request, async () => {
+        await this.#lockCustomer(tx, payerId);
+        await this.#checkLimits(tx, payerId, input.amount, limits);
+        const id = newId();
+        await tx.query(
+          `insert into wallet_p2p_transfers (id, payer_customer_id, payee_customer_id, amount, currency, note)
+           values ($1, $2, $3, $4, $5, $6)`,
+          [id, payerId, payee.customerId, input.amount.toString(), CNY.code, input.note ?? null],
+        );
+        await this.#post(tx, {
+          id: transferId(id, 'p2p'),
+          debitAccountId: walletAccountId(payerId),
+          creditAccountId: walletAccountId(payee.customerId),
+          amount: input.amount,
+          ledger: CNY.ledger,
+          code: TransferCode.p2p,
+        });
+        return {
+          status: 201,
+          body: {
+            id,
+            payeeMaskedName: payee.maskedName,
+            amount: Number(input.amount),
+            currency: CNY.code,
+            note: input.note ?? null,
+            status: 'succeeded' as const,
+            createdAt: new Date().toISOString(),
+          },
+        };
+      }),
+    );
+  }
+
+  /**
+   * Starts a top-up from a bound card: the order is stored, then the bank is asked to debit the card.
+   * The wallet is credited only when the bank's signed callback or the status query says it succeeded.
+   */
+  async startTopUp(customerId: string, input: { cardId: string; amount: bigint }, idempotencyKey: string) {
+    return this.#startBankOrder(customerId, 'top_up', input, idempotencyKey);
+  }
+
+  /**
+   * Starts a withdrawal to a bound card: the amount is held at once (a pending transfer), then the bank
+   * is asked to credit the card. The hold is posted on success and voided on failure.
+   */
+  async startWithdrawal(
+    customerId: string,
+    input: { cardId: string; amount: bigint; pin: string },
+    idempotencyKey: string,
+  ) {
+    await this.#identity.verifyPaymentPin(customerId, input.pin);
+    return this.#startBankOrder(customerId, 'withdrawal', input, idempotencyKey);
+  }
+
+  async #startBankOrder(
+    customerId: string,
+    kind: 'top_up' | 'withdrawal',
+    input: { cardId: string; amount: bigint },
+    idempotencyKey: string,
+  ): Promise<StoredResponse<BankOrderView> & { replayed: boolean }> {
+    checkAmount(input.amount);
+    await this.#identity.assertCanMoveMoney(customerId);
+    const card = await this.#cards.cardForPayment(customerId, input.cardId);
+    await this.openWallet(customerId);
+    const limits = kind === 'withdrawal' ? await this.#identity.limitsFor(customerId) : null;
+
+    const request = { kind, cardId: input.cardId, amount: input.amount };
+    const stored = await this.#db.transaction((tx) =>
+      once(tx, `wallet.${kind}:${customerId}`, idempotencyKey, request, async () => {
+        const id = newId();
+        if (limits) {
+          await this.#lockCustomer(tx, customerId);
+          await this.#checkLimits(tx, customerId, input.amount, limits);
+        }
+        await tx.query(
+          `insert into wallet_bank_orders (id, customer_id, kind, card_id, card_label, amount, currency, status, deadline_at)
+           values ($1, $2, $3, $4, $5, $6, $7, 'processing', now() + ($8 || ' milliseconds')::interval)`,
+          [
+            id,
+            customerId,
+            kind,
+            input.cardId,
+            `${card.bankName} ${card.last4}`,
+            input.amount.toString(),
+            CNY.code,
+            String(this.#deadlineMs),
+          ],
+        );
+        if (kind === 'withdrawal') {
+          await this.#post(tx, {
+            id: transferId(id, 'withdrawal.hold'),
+            debitAccountId: walletAccountId(customerId),
+            creditAccountId: BANK_CLEARING_ACCOUNT_ID,
+            amount: input.amount,
+            ledger: CNY.ledger,
+            code: TransferCode.withdrawal,
+            flags: TransferFlags.pending,
+          });
+        }
+        return { status: 202, body: orderView(await this.#loadOrder(tx, id)) };
+      }),
+    );
+    if (!stored.replayed || stored.body.status === 'processing') {
+      // Outside the transaction: the order exists whatever the bank does. A lost request is found by the
+      // poller (status query answers "never received") and sent again with the same request id.
+      await this.#sendToBank(stored.body.id, kind, card.cardToken, input.amount).catch(() => undefined);
+    }
+    return stored;
+  }
+
+  async #sendToBank(orderId: string, kind: 'top_up' | 'withdrawal', cardToken: string, amount: bigint): Promise<void> {
+    await this.#bank.requestPayment({
+      requestId: orderId,
+      kind: kind === 'top_up' ? 'debit' : 'credit',
+      cardToken,
+      amount,
+      currency: CNY.code,
+      callbackUrl: this.#callbackUrl(),
+    });
+  }
+
+  async order(customerId: string, orderId: string): Promise<BankOrderView> {
+    const { rows } = await this.#db.query<BankOrderRow>(
+      `select * from wallet_bank_orders where id = $1 and customer_id = $2`,
+      [orderId, customerId],
+    );
+    if (!rows[0]) throw new NotFoundError('No such order.');
+    return orderView(rows[0]);
+  }
+
+  /**
+   * Applies the bank's outcome to an order: credits the wallet (top-up), posts or voids the hold
+   * (withdrawal). Idempotent: an order that is already final is left alone, and the transfer ids derive
+   * from the order, so a duplicate, late or reordered callback changes nothing.
+   */
+  async applyBankOutcome(outcome: BankPaymentOutcome): Promise<'applied' | 'ignored'> {
+    if (outcome.status === 'processing') return 'ignored';
+    return this.#db.transaction(async (tx) => {
+      const { rows } = await tx.query<BankOrderRow>(`select * from wallet_bank_orders where id = $1 for update`, [
+        outcome.requestId,
+      ]);
+      const order = rows[0];
+      if (!order || order.status === 'succeeded' || order.status === 'failed') return 'ignored';
+      const amount = BigInt(order.amount);
+      // The bank's answer must be about this order; a mismatch is an incident, not a payment.
+      if (BigInt(outcome.amount) !== amount || (outcome.kind === 'debit') !== (order.kind === 'top_up')) {
+        throw new WalletError({
+          code: 'bank_outcome_mismatch',
+          status: 409,
+          title: 'Bank outcome does not match the order',
+          detail: `The bank's outcome for order ${order.id} names another amount or direction; it was not applied.`,
+        });
+      }
+      const succeeded = outcome.status === 'succeeded';
+      if (order.kind === 'top_up' && succeeded) {
+        await this.#post(tx, {
+          id: transferId(order.id, 'top-up'),
+          debitAccountId: BANK_CLEARING_ACCOUNT_ID,
+          creditAccountId: walletAccountId(order.customer_id),
+          amount,
+          ledger: CNY.ledger,
+          code: TransferCode.topUp,
+        });
+      }
+      if (order.kind === 'withdrawal') {
+        const hold = transferId(order.id, 'withdrawal.hold');
+        await this.#post(tx, {
+          id: transferId(order.id, succeeded ? 'withdrawal.post' : 'withdrawal.void'),
+          pendingId: hold,
+          flags: succeeded ? TransferFlags.postPending : TransferFlags.voidPending,
+        });
+      }
+      await tx.query(
+        `update wallet_bank_orders set status = $2, failure_reason = $3, bank_reference = $4, updated_at = now(), completed_at = now()
+         where id = $1`,
+        [
+          order.id,
+          succeeded ? 'succeeded' : 'failed',
+          succeeded ? null : (outcome.reason ?? 'bank_failed'),
+          outcome.bankReference ?? null,
+        ],
+      );
+      return 'applied';
+    });
+  }
+
+  /**
+   * Settles orders whose callback has not come: asks the bank, applies a final answer, resends a request
+   * the bank never received, and fails an order the bank never received once its deadline has passed.
+   */
+  async pollOpenOrders(limit = 100): Promise<{ checked: number; applied: number }> {
+    const { rows } = await this.#db.query<BankOrderRow & { deadline_passed: boolean }>(
+      `select *, deadline_at < now() as deadline_passed from wallet_bank_orders
+       where status in ('created', 'processing') and updated_at < now() - ($2 || ' milliseconds')::interval
+       order by updated_at limit $1`,
+      [limit, String(this.#pollAfterMs)],
+    );
+    let applied = 0;
+    for (const order of rows) {
+      const outcome = await this.#bank.paymentStatus(order.id).catch(() => undefined);
+      if (outcome === undefined) continue; // bank unreachable: try again next round
+      if (outcome === null) {
+        if (order.deadline_passed) {
+          const kind = order.kind === 'top_up' ? 'debit' : 'credit';
+          const failed = {
+            requestId: order.id,
+            kind,
+            status: 'failed',
+            reason: 'bank_not_received',
+            amount: Number(order.amount),
+            currency: order.currency,
+          } as const;
+          if ((await this.applyBankOutcome(failed)) === 'applied') applied += 1;
+        } else {
+          const card = await this.#cards.cardForPayment(order.customer_id, order.card_id).catch(() => null);
+          if (card)
+            await this.#sendToBank(order.id, order.kind, card.cardToken, BigInt(order.amount)).catch(() => undefined);
+        }
+        continue;
+      }
+      if ((await this.applyBankOutcome(outcome)) === 'applied') applied += 1;
+    }
+    // Asked about just now: the next round starts with the orders asked about longest ago.
+    await this.#db.query(
+      `update wallet_bank_orders set updated_at = now() where id = any($1::uuid[]) and status in ('created', 'processing')`,
+      [rows.map((order) => order.id)],
+    );
+    return { checked: rows.length, applied };
+  }
+
+  /** Serialises one customer's outgoing money so limit checks see every earlier movement. */
+  async #lockCustomer(tx: SqlExecutor, customerId: string): Promise<void> {
+    await tx.query(`select pg_advisory_xact_lock(hashtextextended($1, 0))`, [`wallet:${customerId}`]);
+  }
+
+  async #checkLimits(tx: SqlExecutor, customerId: string, amount: bigint, limits: Limits): Promise<void> {
+    if (amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
+    const { rows } = await tx.query<{ today: string | null; year: string | null }>(
+      `with outgoing as (
+         select amount, created_at from wallet_p2p_transfers where payer_customer_id = $1
+         union all
+         select amount, created_at from wallet_bank_orders where customer_id = $1 and kind = 'withdrawal' and status <> 'failed'
+       )
+       select sum(amount) filter (where (created_at at time zone $2)::date = (now() at time zone $2)::date)::text as today,
+              sum(amount) filter (where $3 or date_trunc('year', created_at at time zone $2) = date_trunc('year', now() at time zone $2))::text as year
+       from outgoing`,
+      [customerId, this.#timeZone, limits.yearlyPeriod === 'since_opening'],
+    );
+    const today = BigInt(rows[0]?.today ?? 0);
+    const year = BigInt(rows[0]?.year ?? 0);
+    if (today + amount > limits.daily) throw limitExceeded('daily', limits.daily);
+    if (year + amount > limits.yearly) throw limitExceeded('yearly', limits.yearly);
+  }
+
+  async #post(tx: SqlExecutor, transfer: TransferInput): Promise<TransferResult> {
+    const [result] = await this.#ledger.createTransfers(tx, [transfer]);
+    if (!result) throw new Error('ledger returned no result');
+    if (result.result === 'ok' || result.result === 'exists') return result;
+    if (result.result === 'exceeds_credits') throw insufficientFunds();
+    // Anything else is a bug in how the wallet builds transfers: fail loudly, roll everything back.
+    throw new Error(`ledger refused wallet transfer ${transfer.id}: ${result.result}`);
+  }
+
+  async #loadOrder(tx: SqlExecutor, id: string): Promise<BankOrderRow> {
+    const { rows } = await tx.query<BankOrderRow>(`select * from wallet_bank_orders where id = $1`, [id]);
+    if (!rows[0]) throw new Error(`order ${id} vanished`);
+    return rows[0];
+  }
+}
+
+function checkAmount(amount: bigint): void {
+  if (amount <= 0n || amount > AMOUNT_MAX) {
+    throw new WalletError({
+      code: 'amount_out_of_range',
+      status: 422,
+      title: 'Amount out of range',
+      detail: `The amount must be between 1 and ${AMOUNT_MAX} fen.`,
+    });
+  }
+}
+
+function selfTransfer() {
+  return new WalletError({
+    code: 'payee_is_payer',
+    status: 422,
+    title: 'Cannot pay yourself',
+    detail: 'Choose another customer to pay.',
+  });
+}
+
+function limitExceeded(which: 'per_transaction' | 'daily' | 'yearly', limit: bigint) {
+  return new WalletError({
+    code: 'limit_exceeded',
+    status: 422,
+    title: 'Payment limit exceeded',
+    detail: `This would exceed your ${which.replace('_', '-')} limit of ${limit} fen for your payment account class.`,
+    extensions: { limit: which, limitAmount: Number(limit) },
+  });
+}
+
+function iso(value: Date | string | null): string | null {
+  if (value === null) return null;
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+function orderView(row: BankOrderRow): BankOrderView {
+  return {
+    id: row.id,
+    kind: row.kind,
+    cardId: row.card_id,
+    amount: Number(row.amount),
+    currency: row.currency,
+    status: row.status,
+    failureReason: row.failure_reason,
+    createdAt: iso(row.created_at)!,
+    completedAt: iso(row.completed_at),
+  };
+}
