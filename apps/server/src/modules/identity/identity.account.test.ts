@@ -2,6 +2,7 @@ import type { InjectOptions } from 'fastify';
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../platform/errors.js';
+import { SoftwareAuthenticator } from '../../test/software-authenticator.js';
 import { openIdentityHarness, residentId, type IdentityHarness, type SignedIn } from '../../test/identity-harness.js';
 import type { IdentityService } from './index.js';
 
@@ -595,5 +596,80 @@ describe('passkeys (WebAuthn)', () => {
     });
     expect(freeze.json().code).toBe('passkey_not_registered');
     expect((await identity.getCustomer(customer.customerId)).status).toBe('active');
+  });
+
+  it('registers a passkey from an authenticator and accepts its assertion as a step-up, each challenge once', async () => {
+    const customer = await customerWithPin();
+    const authenticator = new SoftwareAuthenticator('localhost', 'http://localhost:3000');
+    const creation = await inject({
+      method: 'POST',
+      url: '/v1/me/passkeys/registration-options',
+      headers: customer.headers,
+    });
+    const registered = await inject({
+      method: 'POST',
+      url: '/v1/me/passkeys',
+      headers: customer.headers,
+      payload: { response: authenticator.register(creation.json()) },
+    });
+    expect(registered.statusCode).toBe(201);
+    expect(registered.json().credentialId).toBe(authenticator.credentialId.toString('base64url'));
+    expect((await identity.getProfile(customer.customerId)).passkeyCount).toBe(1);
+
+    const request = await inject({
+      method: 'POST',
+      url: '/v1/me/passkeys/authentication-options',
+      headers: customer.headers,
+    });
+    expect(request.json().allowCredentials).toEqual([
+      expect.objectContaining({ id: authenticator.credentialId.toString('base64url') }),
+    ]);
+    const assertion = authenticator.authenticate(request.json());
+    const frozen = await inject({
+      method: 'POST',
+      url: '/v1/me/freeze',
+      headers: customer.headers,
+      payload: { proof: { passkey: assertion } },
+    });
+    expect(frozen.json()).toEqual({ status: 'frozen' });
+
+    // The same assertion again: its challenge is used up.
+    const replay = await inject({
+      method: 'POST',
+      url: '/v1/me/unfreeze',
+      headers: customer.headers,
+      payload: { proof: { passkey: assertion } },
+    });
+    expect(replay.json().code).toBe('passkey_invalid');
+    // An assertion for another origin is refused.
+    const phishing = new SoftwareAuthenticator('localhost', 'https://evil.example');
+    const options = (
+      await inject({ method: 'POST', url: '/v1/me/passkeys/authentication-options', headers: customer.headers })
+    ).json();
+    const foreign = { ...phishing.authenticate(options), id: assertion.id, rawId: assertion.rawId };
+    expect((await problemOf(identity.requireStepUp(customer.customerId, { passkey: foreign }))).code).toBe(
+      'passkey_invalid',
+    );
+    expect((await identity.getCustomer(customer.customerId)).status).toBe('frozen');
+
+    const fresh = (
+      await inject({ method: 'POST', url: '/v1/me/passkeys/authentication-options', headers: customer.headers })
+    ).json();
+    const unfrozen = await inject({
+      method: 'POST',
+      url: '/v1/me/unfreeze',
+      headers: customer.headers,
+      payload: { proof: { passkey: authenticator.authenticate(fresh) } },
+    });
+    expect(unfrozen.json()).toEqual({ status: 'active' });
+
+    const list = await inject({ method: 'GET', url: '/v1/me/passkeys', headers: customer.headers });
+    const [passkey] = list.json().passkeys;
+    expect(passkey.lastUsedAt).not.toBeNull();
+    const removed = await inject({ method: 'DELETE', url: `/v1/me/passkeys/${passkey.id}`, headers: customer.headers });
+    expect(removed.statusCode).toBe(204);
+    expect(
+      (await inject({ method: 'DELETE', url: `/v1/me/passkeys/${passkey.id}`, headers: customer.headers })).statusCode,
+    ).toBe(404);
   });
 });
