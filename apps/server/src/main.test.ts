@@ -1,13 +1,16 @@
 /** The server as a real process: start-up, demo data, and a graceful stop with a request in flight. */
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseUrl } from '@yika/db/testing';
 import { childDatabase, runCli, startServer, type ChildDatabase } from './test/processes.js';
 
 describe('main.ts as a process', { timeout: 120_000 }, () => {
   let database: ChildDatabase;
+  /** Demo mode starts the bank simulator as a child process; give it a port nobody else uses. */
+  let bankSim: { BANK_SIM_URL: string };
   beforeAll(async () => {
     database = await childDatabase();
+    bankSim = { BANK_SIM_URL: `http://127.0.0.1:${await freePort()}` };
   });
   afterAll(async () => {
     await database.dispose();
@@ -21,7 +24,7 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
   });
 
   it('seeds demo data on first start, serves, and on SIGTERM finishes the in-flight request before exiting 0', async () => {
-    const server = startServer({ ...database.env, SHUTDOWN_TIMEOUT_MS: '20000' });
+    const server = startServer({ ...database.env, ...bankSim, SHUTDOWN_TIMEOUT_MS: '20000' });
     try {
       const ready = await server.waitForLine(
         (line) => typeof line.msg === 'string' && line.msg.startsWith('Yika ready at'),
@@ -31,6 +34,11 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
 
       const readyz = await fetch(new URL('/readyz', url));
       expect(readyz.status).toBe(200);
+      // Demo mode: the simulated bank runs beside the server as its own process, and stops with it.
+      expect(
+        server.lines.some((line) => line.msg?.startsWith(`demo mode: bank simulator at ${bankSim.BANK_SIM_URL}`)),
+      ).toBe(true);
+      expect((await fetch(`${bankSim.BANK_SIM_URL}/healthz`)).status).toBe(200);
 
       if (!testDatabaseUrl()) {
         // PGlite files belong to one process: a CLI command against them must refuse, not corrupt them.
@@ -54,7 +62,7 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
       server.child.kill('SIGTERM');
       await server.waitForLine((line) => line.msg?.startsWith('SIGTERM received') === true);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(server.lines.some((line) => line.msg === 'database closed; bye')).toBe(false); // still waiting for us
+      expect(server.lines.some((line) => line.msg === 'database closed')).toBe(false); // still waiting for us
 
       socket.end(body.slice(5));
       await closed;
@@ -63,11 +71,13 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
 
       const { code, signal } = await server.exited;
       expect({ code, signal }).toEqual({ code: 0, signal: null });
+      await expect(fetch(`${bankSim.BANK_SIM_URL}/healthz`)).rejects.toThrow();
       const messages = server.lines.map((line) => line.msg);
       const order = [
         'HTTP server closed; in-flight requests finished',
         'ledger writer flushed',
-        'database closed; bye',
+        'database closed',
+        'bye',
       ].map((message) => messages.indexOf(message));
       expect(order.every((index) => index >= 0)).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);
@@ -77,7 +87,7 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
   });
 
   it('does not seed again on the next start, and the ledger it left verifies', async () => {
-    const server = startServer({ ...database.env });
+    const server = startServer({ ...database.env, ...bankSim });
     try {
       await server.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Yika ready at'));
       expect(server.lines.some((line) => line.msg?.startsWith('demo data:'))).toBe(false);
@@ -91,3 +101,14 @@ describe('main.ts as a process', { timeout: 120_000 }, () => {
     expect(verify.stdout).toContain('ledger OK: 4 accounts, 4 transfers');
   });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

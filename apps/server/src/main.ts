@@ -11,8 +11,12 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { demoDataPresent, formatSeedReport, seedDemoData } from './demo-data.js';
 import { serverMigrations } from './migrations.js';
 import { describeDatabase, openConfiguredDatabase } from './platform/database.js';
+import { startBankSim, type BankSimProcess } from './platform/bank-sim-process.js';
+import { startJobs } from './platform/jobs.js';
 import { createLogger } from './platform/logger.js';
 import { createShutdown } from './platform/shutdown.js';
+import { createSmsSender } from './platform/sms.js';
+import { buildServices } from './services.js';
 
 function readConfig(): Config | null {
   try {
@@ -38,7 +42,16 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   let db: Database | undefined;
+  let bankSim: BankSimProcess | null = null;
   try {
+    if (config.BANK_SIM_SPAWN) {
+      bankSim = await startBankSim({
+        url: config.BANK_SIM_URL,
+        apiKey: config.BANK_SIM_API_KEY,
+        callbackSecret: config.BANK_CALLBACK_SECRET,
+      });
+      logger.info(`demo mode: bank simulator at ${bankSim.url} (SMS inbox ${bankSim.url}/sms/inbox)`);
+    }
     db = await openConfiguredDatabase(config);
     const report = await migrate(db, serverMigrations);
     logger.info(
@@ -50,11 +63,33 @@ async function main(): Promise<void> {
       logger.info(formatSeedReport(await seedDemoData(ledger)));
     }
 
-    const app = await buildApp({ config, db, ledger, logger });
+    // The bank calls back on our own address unless PUBLIC_URL says otherwise; known once listening.
+    let listeningOn = `http://127.0.0.1:${config.PORT}`;
+    const services = buildServices({
+      config,
+      db,
+      ledger,
+      sms: createSmsSender(config),
+      publicUrl: () => config.PUBLIC_URL ?? listeningOn,
+    });
+    const app = await buildApp({ config, db, ledger, logger, services });
+    const jobs = startJobs(
+      [
+        { name: 'ledger.sweep-expired', intervalMs: config.LEDGER_SWEEP_INTERVAL_MS, run: () => ledger.sweepExpired() },
+        {
+          name: 'wallet.poll-bank-orders',
+          intervalMs: config.BANK_POLL_INTERVAL_MS,
+          run: () => services.wallet.pollOpenOrders(),
+        },
+      ],
+      logger,
+    );
     const shutdown = createShutdown({
       app,
+      jobs,
       ledger,
       db,
+      children: bankSim,
       logger,
       timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
       exit: (code) => process.exit(code),
@@ -62,12 +97,15 @@ async function main(): Promise<void> {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal));
 
     await app.listen({ host: config.HOST, port: config.PORT });
-    const url = publicUrl(config, app.server.address() as AddressInfo);
+    const address = app.server.address() as AddressInfo;
+    listeningOn = `http://127.0.0.1:${address.port}`;
+    const url = publicUrl(config, address);
     logger.info({ url }, `Yika ready at ${url} (web app /, API reference ${url}/docs)`);
   } catch (error) {
     // Operating errors at start (database unreachable, port taken): one fatal line, exit 1.
     logger.fatal({ err: error }, `startup failed: ${error instanceof Error ? error.message : String(error)}`);
     await db?.close().catch(() => {});
+    await bankSim?.stop().catch(() => {});
     // Exit now rather than wait on whatever half-started part still holds the event loop.
     process.exit(1);
   }

@@ -12,8 +12,14 @@ export interface BankSimProcess {
   stop(): Promise<void>;
 }
 
-/** apps/bank-sim/dist/main.js, from apps/server/{src,dist}/platform/. */
-const BANK_SIM_MAIN = fileURLToPath(new URL('../../../bank-sim/dist/main.js', import.meta.url));
+/**
+ * The simulator's entry as this server runs: its built `dist/main.js` under `npm start`, its sources when
+ * the server itself runs from sources (tests, `node --import tsx`), with the same loader flags.
+ */
+const fromSources = import.meta.url.endsWith('.ts');
+const BANK_SIM_MAIN = fileURLToPath(
+  new URL(fromSources ? '../../../bank-sim/src/main.ts' : '../../../bank-sim/dist/main.js', import.meta.url),
+);
 
 export async function startBankSim(options: {
   url: string;
@@ -24,7 +30,7 @@ export async function startBankSim(options: {
   if (!existsSync(BANK_SIM_MAIN))
     throw new Error(`the bank simulator is not built (${BANK_SIM_MAIN}); run npm run build`);
   const url = new URL(options.url);
-  const child: ChildProcess = spawn(process.execPath, [BANK_SIM_MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [...(fromSources ? process.execArgv : []), BANK_SIM_MAIN], {
     env: {
       ...process.env,
       BANK_SIM_HOST: url.hostname,

@@ -1,15 +1,22 @@
 /**
  * Graceful shutdown, in dependency order: stop taking requests and let in-flight ones finish
- * (`app.close()`), then write every queued ledger batch, then close the database. A second signal, a
- * failing step or the deadline ends the process at once with exit code 1.
+ * (`app.close()`), stop background jobs after their current run, then write every queued ledger batch,
+ * then close the database, then stop child processes (the demo bank). A second signal, a failing step or
+ * the deadline ends the process at once with exit code 1.
  */
 export interface Closable {
   close(): Promise<void>;
 }
 
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
 export interface ShutdownDeps {
   app: Closable;
+  jobs?: Stoppable;
   ledger: Closable;
+  children?: Stoppable | null;
   db: Closable;
   logger: { info(message: string): void; error(object: object, message: string): void };
   timeoutMs: number;
@@ -34,10 +41,13 @@ export function createShutdown(deps: ShutdownDeps): (reason: string) => Promise<
     try {
       await deps.app.close();
       deps.logger.info('HTTP server closed; in-flight requests finished');
+      await deps.jobs?.stop();
       await deps.ledger.close();
       deps.logger.info('ledger writer flushed');
       await deps.db.close();
-      deps.logger.info('database closed; bye');
+      deps.logger.info('database closed');
+      await deps.children?.stop();
+      deps.logger.info('bye');
       deps.exit(0);
     } catch (error) {
       deps.logger.error({ err: error }, 'shutdown failed');
