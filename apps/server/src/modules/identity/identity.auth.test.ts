@@ -241,6 +241,7 @@ describe('registration and sign-in by SMS code', () => {
     const tooSoon = await inject({ method: 'POST', url: '/v1/auth/otp', payload: { phone }, remoteAddress: ip });
     expect(tooSoon.statusCode).toBe(429);
     expect(tooSoon.json()).toMatchObject({ code: 'otp_rate_limited', retryAfterSeconds: 60 });
+    expect(tooSoon.headers['retry-after']).toBe('60');
     for (let sent = 1; sent < 5; sent += 1) {
       h.advance(61_000);
       await h.requestCode(phone, h.freshIp());

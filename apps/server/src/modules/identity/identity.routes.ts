@@ -1,5 +1,5 @@
 /** HTTP for identity: Zod schemas and thin handlers that call IdentityService. */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -10,7 +10,7 @@ import {
   SESSION_COOKIE,
   setSessionCookie,
 } from '../../platform/auth.js';
-import { NotFoundError, problemSchema } from '../../platform/errors.js';
+import { DomainError, NotFoundError, problemSchema } from '../../platform/errors.js';
 import type { ModuleContext } from '../../platform/module.js';
 import type { StepUpProof } from './identity.factors.js';
 import type { RequestMeta } from './identity.service.js';
@@ -129,6 +129,17 @@ function meta(request: FastifyRequest): RequestMeta {
   };
 }
 
+/** A refused code request says when to retry in `retry-after` too, as the platform rate limit does. */
+async function withRetryAfter(reply: FastifyReply, work: Promise<void>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    const seconds = error instanceof DomainError ? error.extensions['retryAfterSeconds'] : undefined;
+    if (typeof seconds === 'number') void reply.header('retry-after', String(seconds));
+    throw error;
+  }
+}
+
 function toProof(body: z.infer<typeof proofSchema>): StepUpProof {
   return body;
 }
@@ -153,7 +164,7 @@ export const identityRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
       },
     },
     async (request, reply) => {
-      await identity.requestCode(request.body.phone, 'login', meta(request));
+      await withRetryAfter(reply, identity.requestCode(request.body.phone, 'login', meta(request)));
       return reply.code(202).send({
         expiresInSeconds: identity.policy.otpTtlMs / 1000,
         resendAfterSeconds: identity.policy.otpResendIntervalMs / 1000,
@@ -329,7 +340,10 @@ export const identityRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
       },
     },
     async (request, reply) => {
-      await identity.requestCodeForCustomer(customerOf(request).customerId, request.body.purpose, meta(request));
+      await withRetryAfter(
+        reply,
+        identity.requestCodeForCustomer(customerOf(request).customerId, request.body.purpose, meta(request)),
+      );
       return reply.code(202).send({ expiresInSeconds: identity.policy.otpTtlMs / 1000 });
     },
   );
