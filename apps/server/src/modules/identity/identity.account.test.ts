@@ -175,6 +175,14 @@ describe('payment PIN', () => {
     const { phone } = await identity.getCustomer(customer.customerId);
     const code = await h.latestCode(phone);
 
+    const wrongCode = await inject({
+      method: 'POST',
+      url: '/v1/me/pin/reset',
+      headers: customer.headers,
+      payload: { code: code === '000000' ? '000001' : '000000', idNumber, newPin: '730452' },
+    });
+    expect(wrongCode.json()).toMatchObject({ code: 'otp_invalid', attemptsLeft: 4 });
+    // A wrong ID number uses the code up, so every ID guess costs a text message.
     const wrongId = await inject({
       method: 'POST',
       url: '/v1/me/pin/reset',
@@ -182,21 +190,24 @@ describe('payment PIN', () => {
       payload: { code, idNumber: idOfAge(31, nextSequence()), newPin: '730452' },
     });
     expect(wrongId.json().code).toBe('id_number_mismatch');
-    const wrongCode = await inject({
+    const sameCodeAgain = await inject({
       method: 'POST',
       url: '/v1/me/pin/reset',
       headers: customer.headers,
-      payload: { code: code === '000000' ? '000001' : '000000', idNumber, newPin: '730452' },
+      payload: { code, idNumber, newPin: '730452' },
     });
-    expect(wrongCode.json().code).toBe('otp_invalid');
+    expect(sameCodeAgain.json().code).toBe('otp_invalid');
     // Neither refusal reset the PIN or lifted the lock.
     expect((await problemOf(identity.verifyPaymentPin(customer.customerId, GOOD_PIN))).code).toBe('pin_locked');
 
+    h.advance(61_000);
+    await inject({ method: 'POST', url: '/v1/me/otp', headers: customer.headers, payload: { purpose: 'pin_reset' } });
+    const freshCode = await h.latestCode(phone);
     const reset = await inject({
       method: 'POST',
       url: '/v1/me/pin/reset',
       headers: customer.headers,
-      payload: { code, idNumber: idNumber.toLowerCase(), newPin: '730452' },
+      payload: { code: freshCode, idNumber: idNumber.toLowerCase(), newPin: '730452' },
     });
     expect(reset.statusCode).toBe(204);
     await identity.verifyPaymentPin(customer.customerId, '730452');

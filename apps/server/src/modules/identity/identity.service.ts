@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
-import type { Database, SqlExecutor } from '@yika/db';
+import { pgErrorCode, type Database, type SqlExecutor } from '@yika/db';
 import { newId } from '@yika/ledger';
 import type { AccountLimits } from '../../config.js';
 import { type DataCipher, randomToken, sha256Hex } from '../../platform/crypto.js';
@@ -598,13 +598,17 @@ export class IdentityService {
   ): Promise<void> {
     const row = await this.#customerRow(customerId);
     await this.#checkPinStrength(row, input.newPin);
+    // The code is consumed before the ID is compared, so each ID guess costs a code (5 an hour at most).
+    await this.consumeCode(row.phone, 'pin_reset', input.code);
     if (row.id_number_ciphertext !== null) {
       const idNumber = this.#cipher.decrypt(row.id_number_ciphertext, idContext(customerId));
       if ((input.idNumber ?? '').trim().toUpperCase() !== idNumber) {
-        throw errors.idNumberMismatch('The resident ID number does not match the one verified for this account.');
+        await this.recordEvent(customerId, 'pin_reset_refused', meta, { reason: 'id_number_mismatch' });
+        throw errors.idNumberMismatch(
+          'The resident ID number does not match the one verified for this account; request a new code to try again.',
+        );
       }
     }
-    await this.consumeCode(row.phone, 'pin_reset', input.code);
     await this.#storePin(customerId, input.newPin, 'pin_reset', meta);
   }
 
@@ -694,30 +698,38 @@ export class IdentityService {
     }
     const index = this.#cipher.blindIndex('identity.id_number', parsed.number);
     const maskedName = maskName(name);
-    await this.#db.transaction(async (tx) => {
-      const taken = await tx.query('select 1 from identity_customers where id_number_index = $1 and id <> $2', [
-        index,
-        customerId,
-      ]);
-      if (taken.rows.length > 0)
-        throw errors.idNumberInUse('This resident ID number is registered to another account.');
-      const updated = await tx.query(
-        `update identity_customers set real_name_ciphertext = $2, masked_name = $3, id_number_ciphertext = $4,
+    await this.#db
+      .transaction(async (tx) => {
+        const taken = await tx.query('select 1 from identity_customers where id_number_index = $1 and id <> $2', [
+          index,
+          customerId,
+        ]);
+        if (taken.rows.length > 0)
+          throw errors.idNumberInUse('This resident ID number is registered to another account.');
+        const updated = await tx.query(
+          `update identity_customers set real_name_ciphertext = $2, masked_name = $3, id_number_ciphertext = $4,
             id_number_index = $5, kyc_verified_at = $6, updated_at = $6,
             account_class = case when account_class = 'I' then 'II' else account_class end
           where id = $1 and kyc_verified_at is null`,
-        [
-          customerId,
-          this.#cipher.encrypt(name, nameContext(customerId)),
-          maskedName,
-          this.#cipher.encrypt(parsed.number, idContext(customerId)),
-          index,
-          now,
-        ],
-      );
-      if (updated.affectedRows !== 1) throw errors.kycAlreadyVerified('Your identity is already verified.');
-      await this.#event(tx, customerId, 'kyc_verified', meta, { accountClass: 'II' });
-    });
+          [
+            customerId,
+            this.#cipher.encrypt(name, nameContext(customerId)),
+            maskedName,
+            this.#cipher.encrypt(parsed.number, idContext(customerId)),
+            index,
+            now,
+          ],
+        );
+        if (updated.affectedRows !== 1) throw errors.kycAlreadyVerified('Your identity is already verified.');
+        await this.#event(tx, customerId, 'kyc_verified', meta, { accountClass: 'II' });
+      })
+      .catch((error: unknown) => {
+        // Two accounts verifying the same ID at once: the unique blind index lets one win.
+        if (pgErrorCode(error) === '23505') {
+          throw errors.idNumberInUse('This resident ID number is registered to another account.');
+        }
+        throw error;
+      });
     return { accountClass: 'II' as AccountClass, maskedName };
   }
 
