@@ -265,6 +265,37 @@ describe('registration and sign-in by SMS code', () => {
     expect(blocked.json().code).toBe('otp_rate_limited');
     expect(await count('select count(*) as n from identity_one_time_codes where phone = $1', [victim])).toBe(0);
   });
+  it('answers 503 sms_unavailable when the provider is down, and the unsent code cannot be used', async () => {
+    const { buildTestApp } = await import('../../test/app-fixture.js');
+    const down = await buildTestApp({
+      db: h.db,
+      sms: {
+        send: async () => {
+          throw new Error('provider down');
+        },
+      },
+      now: () => h.now(),
+    });
+    try {
+      const phone = h.freshPhone();
+      const response = await down.app.inject({
+        method: 'POST',
+        url: '/v1/auth/otp',
+        payload: { phone },
+        remoteAddress: h.freshIp(),
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.json().code).toBe('sms_unavailable');
+      const { rows } = await h.db.query<{ consumed_at: Date | null }>(
+        'select consumed_at from identity_one_time_codes where phone = $1',
+        [phone],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.consumed_at).not.toBeNull();
+    } finally {
+      await down.close();
+    }
+  });
 });
 
 describe('sessions', () => {
