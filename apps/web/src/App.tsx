@@ -32,11 +32,10 @@ function RequireSignIn() {
   return <Outlet />;
 }
 
-function SignedOutOnly({ children }: { children: ReactNode }) {
+/** Sign-in waits for the session check, so a signed-in visitor is not shown the form for a moment. */
+function SessionKnown({ children }: { children: ReactNode }) {
   const { state } = useSession();
-  if (state.status === 'loading') return <Loading testId="session-loading" />;
-  if (state.status === 'signed-in') return <Navigate to="/" replace />;
-  return children;
+  return state.status === 'loading' ? <Loading testId="session-loading" /> : children;
 }
 
 const tabs = [
@@ -78,9 +77,9 @@ export function App() {
               <Route
                 path="/login"
                 element={
-                  <SignedOutOnly>
+                  <SessionKnown>
                     <Login />
-                  </SignedOutOnly>
+                  </SessionKnown>
                 }
               />
               <Route element={<RequireSignIn />}>

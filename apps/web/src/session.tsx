@@ -11,8 +11,8 @@ export type SessionState =
 
 interface SessionContextValue {
   state: SessionState;
-  refresh(): Promise<void>;
-  signOut(): Promise<void>;
+  refresh: () => Promise<void>;
+  signOut: () => Promise<void>;
 }
 
 const SessionContext = createContext<SessionContextValue | null>(null);

@@ -6,17 +6,36 @@
  *   const { data, error } = await yika.GET('/v1/wallet');
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
-import type { PlannedPaths } from './planned.js';
 import type { components, paths } from './schema.js';
 
 export type { components, paths } from './schema.js';
-export type * from './planned.js';
 
-/** Every route the client knows: the generated ones, plus planned ones the server does not publish yet. */
-export type YikaPaths = paths & Omit<PlannedPaths, keyof paths>;
+export type YikaPaths = paths;
 export type YikaClient = Client<YikaPaths>;
 export type Problem = components['schemas']['Problem'];
 export type CustomerProfile = components['schemas']['CustomerProfile'];
+
+/** The JSON body of an operation's success response. */
+type Ok<Operation> = Operation extends { responses: infer Responses }
+  ? {
+      [Status in keyof Responses]: Status extends 200 | 201 | 202
+        ? Responses[Status] extends { content: { 'application/json': infer Body } }
+          ? Body
+          : never
+        : never;
+    }[keyof Responses]
+  : never;
+
+// Named shapes the web app and tests use, derived from the generated document (so they cannot drift).
+export type Balance = Ok<paths['/v1/wallet']['get']>;
+export type Card = Ok<paths['/v1/cards']['get']>['cards'][number];
+export type CardVerification = Ok<paths['/v1/cards/verifications']['post']>;
+export type Order = Ok<paths['/v1/wallet/orders/{orderId}']['get']>;
+export type OrderStatus = Order['status'];
+export type Transfer = Ok<paths['/v1/wallet/transfers']['post']>;
+export type Movement = Ok<paths['/v1/wallet/movements']['get']>['movements'][number];
+export type MovementType = Movement['type'];
+export type MonthlyBill = Ok<paths['/v1/wallet/bills/{month}']['get']>;
 
 /** The server's CSRF rule (apps/server/src/platform/auth.ts): cookie-authenticated unsafe requests carry it. */
 export const CSRF_HEADER = 'x-yika-csrf';

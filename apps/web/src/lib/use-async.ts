@@ -6,7 +6,7 @@ export type AsyncState<T> =
   | { status: 'error'; data?: undefined; error: unknown }
   | { status: 'ready'; data: T; error?: undefined };
 
-export function useAsync<T>(load: () => Promise<T>, deps: DependencyList): AsyncState<T> & { reload(): void } {
+export function useAsync<T>(load: () => Promise<T>, deps: DependencyList): AsyncState<T> & { reload: () => void } {
   const [state, setState] = useState<AsyncState<T>>({ status: 'loading' });
   const generation = useRef(0);
   const stableLoad = useCallback(load, deps);

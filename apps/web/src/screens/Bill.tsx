@@ -9,6 +9,8 @@ import { call, yika } from '../lib/api.js';
 import { useFormat } from '../lib/format.js';
 import { useAsync } from '../lib/use-async.js';
 
+const SPENDING = new Set(['withdrawal', 'p2p_out']);
+
 const PieChart = lazy(() => import('../components/PieChart.js'));
 
 function currentMonth(): string {
@@ -36,7 +38,8 @@ export function Bill() {
     () =>
       bill.status === 'ready'
         ? bill.data.byCategory
-            .filter((item) => item.amount !== 0)
+            // Spending categories only: income (top-ups, money received) is the other total.
+            .filter((item) => SPENDING.has(item.category) && item.amount !== 0)
             .map((item) => ({
               name: t(`movement.${item.category}`, { defaultValue: item.category }),
               value: Math.abs(item.amount),

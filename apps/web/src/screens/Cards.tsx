@@ -7,7 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router';
 import { DemoSmsLink, Empty, LoadError, Loading, Page } from '../components/common.js';
 import { call, errorMessage, yika } from '../lib/api.js';
-import { normalizePhone } from '../lib/phone.js';
+import { displayPhone, normalizePhone } from '../lib/phone.js';
 import { useAsync } from '../lib/use-async.js';
 import { cardLabel, loadCards } from '../lib/wallet.js';
 import { useProfile } from '../session.js';
@@ -237,7 +237,7 @@ export function BindCard() {
             value={code}
             onChange={setCode}
             disabled={!verification}
-            placeholder="______"
+            placeholder={t('login.codePlaceholder')}
             aria-label={t('cards.code')}
             data-testid="bind-code"
           />
@@ -245,7 +245,7 @@ export function BindCard() {
       </Form>
       {verification && (
         <p className="muted" data-testid="bind-code-sent">
-          {t('cards.codeSent', { phone: verification.phone })}
+          {t('cards.codeSent', { phone: displayPhone(verification.phone) })}
         </p>
       )}
       {verification && <DemoSmsLink phone={verification.phone} />}

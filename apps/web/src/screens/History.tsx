@@ -21,6 +21,11 @@ function isoDate(date: Date): string {
   return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
 }
 
+/** The instant a local day starts, `days` after the picked one, in ISO 8601. */
+function startOfDay(date: Date, days: number): string {
+  return new Date(date.getFullYear(), date.getMonth(), date.getDate() + days).toISOString();
+}
+
 export function History() {
   const { t } = useTranslation();
   const [type, setType] = useState<MovementType | null>(null);
@@ -34,8 +39,9 @@ export function History() {
     (cursor?: string): MovementQuery => ({
       limit: PAGE_SIZE,
       ...(type ? { type } : {}),
-      ...(from ? { from: isoDate(from) } : {}),
-      ...(to ? { to: isoDate(to) } : {}),
+      // The API takes instants; the customer picks days in their own time zone. `to` is exclusive.
+      ...(from ? { from: startOfDay(from, 0) } : {}),
+      ...(to ? { to: startOfDay(to, 1) } : {}),
       ...(cursor ? { cursor } : {}),
     }),
     [type, from, to],
@@ -82,6 +88,7 @@ export function History() {
     <Page
       title={t('history.title')}
       testId="screen-history"
+      back={false}
       right={
         <Link to="/bill" data-testid="history-bill-link">
           {t('history.monthlyBill')}
@@ -90,12 +97,11 @@ export function History() {
     >
       <section className="filters" aria-label={t('history.filterType')}>
         <Selector
-          columns={5}
           className="type-filter"
           value={[type ?? 'all']}
           onChange={(values) => {
             const picked = values[0];
-            setType(!picked || picked === 'all' ? null : (picked as MovementType));
+            setType(!picked || picked === 'all' ? null : picked);
           }}
           options={[
             { label: t('history.all'), value: 'all' },

@@ -5,7 +5,7 @@
 import { Button, Form, Input } from 'antd-mobile';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useNavigate } from 'react-router';
+import { Navigate } from 'react-router';
 import { DemoSmsLink } from '../components/common.js';
 import { LanguageToggle } from '../components/LanguageToggle.js';
 import { call, errorMessage, yika } from '../lib/api.js';
@@ -37,8 +37,9 @@ function deviceName(): string {
 
 export function Login() {
   const { t } = useTranslation();
-  const navigate = useNavigate();
-  const { refresh } = useSession();
+  const { state, refresh } = useSession();
+  // Where to go once the session is known: set by signIn before the profile refresh re-renders this page.
+  const [next, setNext] = useState('/');
   const [phoneText, setPhoneText] = useState('');
   const [phone, setPhone] = useState<string | null>(null);
   const [code, setCode] = useState('');
@@ -54,6 +55,7 @@ export function Login() {
   }, [resendAt, now]);
 
   const step = phone ? 2 : 1;
+  if (state.status === 'signed-in') return <Navigate to={next} replace />;
   const waitSeconds = Math.max(0, Math.ceil((resendAt - now) / 1000));
 
   async function sendCode() {
@@ -87,9 +89,8 @@ export function Login() {
           body: { phone, code: code.trim(), client: 'web', deviceName: deviceName(), ...(id ? { deviceId: id } : {}) },
         }),
       );
+      setNext(session.nextStep === 'set_pin' ? '/pin/setup?from=register' : '/');
       await refresh();
-      if (session.nextStep === 'set_pin') await navigate('/pin/setup?from=register', { replace: true });
-      else await navigate('/', { replace: true });
     } catch (caught) {
       setError(errorMessage(t, caught));
       setBusy(false);

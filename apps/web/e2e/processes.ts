@@ -1,0 +1,173 @@
+/**
+ * The system under test as real processes: the bank simulator and the API server (serving the built web
+ * app) from their dist builds, on free ports, with a throwaway DATA_DIR. Nothing is reused from the
+ * developer's machine (no :3000, no ./.data).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVER_MAIN = join(repositoryRoot, 'apps/server/dist/main.js');
+const BANK_SIM_MAIN = join(repositoryRoot, 'apps/bank-sim/dist/main.js');
+const WEB_INDEX = join(repositoryRoot, 'apps/web/dist/index.html');
+const READY_TIMEOUT_MS = 60_000;
+const LOG_TAIL_MAX = 200;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+  /** The last lines it printed, for the failure message. */
+  log: string[];
+}
+
+function start(name: string, entry: string, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, [entry], {
+    cwd: repositoryRoot,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  const keep = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) log.push(line);
+    if (log.length > LOG_TAIL_MAX) log.splice(0, log.length - LOG_TAIL_MAX);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return { name, process: child, log };
+}
+
+async function waitUntilReady(child: Child, url: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) {
+      throw new Error(`${child.name} exited with code ${child.process.exitCode}:\n${child.log.slice(-30).join('\n')}`);
+    }
+    const ok = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(
+    `${child.name} not ready at ${url} within ${READY_TIMEOUT_MS} ms:\n${child.log.slice(-30).join('\n')}`,
+  );
+}
+
+async function stop(child: Child): Promise<void> {
+  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.process.once('exit', resolve));
+  child.process.kill('SIGTERM');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface System {
+  serverUrl: string;
+  bankSimUrl: string;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(): Promise<System> {
+  const missing = [SERVER_MAIN, BANK_SIM_MAIN, WEB_INDEX].filter((path) => !existsSync(path));
+  if (missing.length > 0) {
+    throw new Error(`not built: ${missing.join(', ')}. Run \`npm run build\` from the repository root first.`);
+  }
+  const dataDir = await mkdtemp(join(tmpdir(), 'yika-e2e-'));
+  const [serverPort, bankSimPort] = [await freePort(), await freePort()];
+  const serverUrl = `http://127.0.0.1:${serverPort}`;
+  const bankSimUrl = `http://127.0.0.1:${bankSimPort}`;
+  const apiKey = 'e2e-bank-key';
+  const callbackSecret = 'e2e-bank-callback-secret';
+
+  const bankSim = start('bank-sim', BANK_SIM_MAIN, {
+    BANK_SIM_HOST: '127.0.0.1',
+    BANK_SIM_PORT: String(bankSimPort),
+    BANK_SIM_API_KEY: apiKey,
+    BANK_SIM_CALLBACK_SECRET: callbackSecret,
+    BANK_SIM_CALLBACK_RETRY_BASE_MS: '200',
+    BANK_SIM_LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
+  });
+  const children: Child[] = [bankSim];
+  const stopAll = async () => {
+    for (const child of children.reverse()) await stop(child);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilReady(bankSim, `${bankSimUrl}/healthz`);
+    const server = start('server', SERVER_MAIN, {
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: String(serverPort),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
+      SEED_DEMO_DATA: 'false',
+      RATE_LIMIT_MAX: '0',
+      BANK_SIM_URL: bankSimUrl,
+      BANK_SIM_SPAWN: 'false',
+      BANK_SIM_API_KEY: apiKey,
+      BANK_CALLBACK_SECRET: callbackSecret,
+      PUBLIC_URL: serverUrl,
+      BANK_POLL_AFTER_MS: '1000',
+      BANK_POLL_INTERVAL_MS: '1000',
+    });
+    children.push(server);
+    await waitUntilReady(server, `${serverUrl}/readyz`);
+    return {
+      serverUrl,
+      bankSimUrl,
+      logs: () =>
+        children
+          .map((child) => {
+            const exit = child.process.exitCode ?? child.process.signalCode;
+            return `--- ${child.name}${exit === null ? '' : ` (exited: ${exit})`}\n${child.log.slice(-40).join('\n')}`;
+          })
+          .join('\n'),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** The newest 6-digit code texted to `phone` after `since` (the bank-sim inbox is newest first). */
+export async function latestCode(
+  bankSimUrl: string,
+  phone: string,
+  since: number,
+  timeoutMs = 15_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${bankSimUrl}/sms/inbox?to=${encodeURIComponent(phone)}&limit=5`);
+    if (response.ok) {
+      const { messages } = (await response.json()) as { messages: { text: string; sentAt: string }[] };
+      const fresh = messages.find((message) => Date.parse(message.sentAt) >= since - 1_000);
+      const code = fresh ? /\b(\d{6})\b/.exec(fresh.text)?.[1] : undefined;
+      if (code) return code;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`no SMS code for ${phone} in the bank-sim inbox within ${timeoutMs} ms`);
+}
