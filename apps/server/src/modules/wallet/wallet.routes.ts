@@ -1,5 +1,6 @@
 /** HTTP for the wallet: thin handlers that call WalletService. Amounts are integers of fen. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import QRCode from 'qrcode';
 import { z } from 'zod';
 import { requireCustomer } from '../../platform/auth.js';
 import type { BankPaymentOutcome } from '../../platform/bank.js';
@@ -60,9 +61,18 @@ const billSchema = z.object({
     z.object({ category: z.enum(MOVEMENT_TYPES), count: z.number().int(), amount: z.number().int() }),
   ),
 });
+const paymentRequestSchema = z.object({
+  id: z.uuid(),
+  requesterMaskedName: z.string().nullable(),
+  amount: z.number().int().nullable(),
+  currency: z.string(),
+  note: z.string().nullable(),
+  status: z.enum(['open', 'paid', 'expired']),
+  expiresAt: z.string(),
+});
 const errors = { 400: problemSchema, 401: problemSchema, 404: problemSchema, 409: problemSchema, 422: problemSchema };
 
-export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services }) => {
+export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services, config }) => {
   const wallet = services.wallet;
 
   app.get(
@@ -208,6 +218,37 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
   );
 
   app.get(
+    '/wallet/movements.csv',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: `Every movement as CSV (newest first, at most ${CSV_ROWS_MAX} rows)`,
+        produces: ['text/csv'],
+      },
+    },
+    async (request, reply) => {
+      const lines = ['id,type,amount_fen,currency,status,counterparty,note,balance_after_fen,created_at'];
+      let cursor: string | null = null;
+      do {
+        const page = await wallet.movements(request.customer!.customerId, { limit: MOVEMENTS_PAGE_MAX, cursor });
+        for (const m of page.movements) {
+          lines.push(
+            [m.id, m.type, m.amount, m.currency, m.status, m.counterparty, m.note, m.balanceAfter, m.createdAt]
+              .map(csvCell)
+              .join(','),
+          );
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== null && lines.length <= CSV_ROWS_MAX);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="yika-movements.csv"')
+        .send(`\uFEFF${lines.slice(0, CSV_ROWS_MAX + 1).join('\r\n')}\r\n`);
+    },
+  );
+
+  app.get(
     '/wallet/bills/:month',
     {
       preHandler: requireCustomer,
@@ -220,6 +261,69 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
       },
     },
     async (request) => wallet.bill(request.customer!.customerId, request.params.month),
+  );
+
+  app.post(
+    '/wallet/payment-requests',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Ask to be paid (收款): a link and QR code; with an amount it is paid once',
+        body: z.object({ amount: amount.optional(), note: z.string().max(100).optional() }),
+        response: { 201: paymentRequestSchema.extend({ link: z.string(), qrSvg: z.string() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { amount: fen, note } = request.body;
+      const view = await wallet.createPaymentRequest(request.customer!.customerId, {
+        amount: fen === undefined ? undefined : BigInt(fen),
+        note,
+      });
+      const base = config.PUBLIC_URL ?? `${request.protocol}://${request.host}`;
+      const link = new URL(`/pay/${view.id}`, base).toString();
+      return reply.code(201).send({ ...view, link, qrSvg: await QRCode.toString(link, { type: 'svg', margin: 1 }) });
+    },
+  );
+
+  app.get(
+    '/wallet/payment-requests/:requestId',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'A payment request as the payer sees it (masked requester, amount, note)',
+        params: z.object({ requestId: z.uuid() }),
+        response: { 200: paymentRequestSchema, 401: problemSchema, 404: problemSchema },
+      },
+    },
+    async (request) => wallet.paymentRequest(request.params.requestId),
+  );
+
+  app.post(
+    '/wallet/payment-requests/:requestId/pay',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Pay a payment request with the payment PIN',
+        headers: idempotencyHeaders,
+        params: z.object({ requestId: z.uuid() }),
+        body: z.object({ amount: amount.optional(), pin }),
+        response: { 201: transferSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const key = requireIdempotencyKey(request.headers['idempotency-key']);
+      const { amount: fen, pin: paymentPin } = request.body;
+      const result = await wallet.payPaymentRequest(
+        request.customer!.customerId,
+        request.params.requestId,
+        { amount: fen === undefined ? undefined : BigInt(fen), pin: paymentPin },
+        key,
+      );
+      return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+    },
   );
 
   // The bank's signed callbacks. No customer session: the HMAC signature over the raw body is the proof.
@@ -246,6 +350,17 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
     );
   });
 };
+
+/** Most rows in one CSV export. */
+const CSV_ROWS_MAX = 10_000;
+
+/** RFC 4180 quoting, and a leading apostrophe against spreadsheet formula injection. */
+function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
 
 const outcomeSchema = z.object({
   requestId: z.uuid(),

@@ -41,4 +41,23 @@ create index wallet_p2p_payer on wallet_p2p_transfers (payer_customer_id, create
 create index wallet_p2p_payee on wallet_p2p_transfers (payee_customer_id, created_at desc);
 `,
   },
+  {
+    id: 'wallet/0002_payment_requests',
+    sql: `
+-- 收款: a customer asks to be paid, by link or QR. With an amount it is paid once; without, by anyone, any amount.
+create table wallet_payment_requests (
+  id uuid primary key,
+  requester_customer_id uuid not null,
+  amount bigint check (amount > 0),
+  currency text not null,
+  note text,
+  status text not null check (status in ('open', 'paid')),
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  paid_at timestamptz
+);
+create index wallet_payment_requests_requester on wallet_payment_requests (requester_customer_id, created_at desc);
+alter table wallet_p2p_transfers add column payment_request_id uuid;
+`,
+  },
 ];

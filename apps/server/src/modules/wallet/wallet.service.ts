@@ -97,6 +97,40 @@ export interface BankOrderView {
   completedAt: string | null;
 }
 
+export interface PaymentRequestView {
+  id: string;
+  requesterMaskedName: string | null;
+  /** Fen; null when the payer chooses. */
+  amount: number | null;
+  currency: string;
+  note: string | null;
+  status: 'open' | 'paid' | 'expired';
+  expiresAt: string;
+}
+
+interface PaymentRequestRow {
+  id: string;
+  requester_customer_id: string;
+  amount: string | number | bigint | null;
+  currency: string;
+  note: string | null;
+  status: 'open' | 'paid';
+  expires_at: Date | string;
+  expired: boolean;
+}
+
+function paymentRequestView(row: PaymentRequestRow, requesterMaskedName: string | null): PaymentRequestView {
+  return {
+    id: row.id,
+    requesterMaskedName,
+    amount: row.amount === null ? null : Number(row.amount),
+    currency: row.currency,
+    note: row.note,
+    status: row.status === 'open' && row.expired ? 'expired' : row.status,
+    expiresAt: iso(row.expires_at)!,
+  };
+}
+
 interface BankOrderRow {
   id: string;
   customer_id: string;
@@ -178,27 +212,104 @@ export class WalletService {
     input: { phone: string; amount: bigint; note?: string | undefined; pin: string },
     idempotencyKey: string,
   ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
-    checkAmount(input.amount);
-    await this.#identity.assertCanMoveMoney(payerId);
-    await this.#identity.verifyPaymentPin(payerId, input.pin);
     const payee = await this.#identity.findCustomerByPhone(input.phone);
     if (!payee) throw new NotFoundError('No Yika customer has this mobile number.');
+    const request = { kind: 'p2p', phone: input.phone, amount: input.amount, note: input.note ?? null };
+    return this.#pay(payerId, payee, { ...input, request, requestId: null }, idempotencyKey);
+  }
+
+  /** Asks to be paid: a link / QR any customer can open and pay, with or without a fixed amount. */
+  async createPaymentRequest(
+    customerId: string,
+    input: { amount?: bigint | undefined; note?: string | undefined },
+  ): Promise<PaymentRequestView> {
+    if (input.amount !== undefined) checkAmount(input.amount);
+    await this.#identity.assertCanMoveMoney(customerId);
+    const id = newId();
+    await this.#db.query(
+      `insert into wallet_payment_requests (id, requester_customer_id, amount, currency, note, status, expires_at)
+       values ($1, $2, $3, $4, $5, 'open', now() + interval '7 days')`,
+      [id, customerId, input.amount?.toString() ?? null, CNY.code, input.note ?? null],
+    );
+    return this.paymentRequest(id);
+  }
+
+  async paymentRequest(id: string): Promise<PaymentRequestView> {
+    const { rows } = await this.#db.query<PaymentRequestRow>(
+      `select *, expires_at < now() as expired from wallet_payment_requests where id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError('No such payment request.');
+    const requester = await this.#identity.getCustomer(row.requester_customer_id);
+    return paymentRequestView(row, requester.maskedName);
+  }
+
+  /** Pays a payment request: its amount if it has one (then it is paid once), else the amount given. */
+  async payPaymentRequest(
+    payerId: string,
+    requestId: string,
+    input: { amount?: bigint | undefined; pin: string },
+    idempotencyKey: string,
+  ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
+    const view = await this.paymentRequest(requestId);
+    const fixed = view.amount === null ? undefined : BigInt(view.amount);
+    if (fixed !== undefined && input.amount !== undefined && input.amount !== fixed) {
+      throw new WalletError({
+        code: 'amount_mismatch',
+        status: 422,
+        title: 'Amount differs from the request',
+        detail: `This request is for ${fixed} fen.`,
+      });
+    }
+    const amount = fixed ?? input.amount;
+    if (amount === undefined) {
+      throw new WalletError({
+        code: 'amount_required',
+        status: 422,
+        title: 'Amount required',
+        detail: 'This request has no amount: enter one.',
+      });
+    }
+    const { rows } = await this.#db.query<{ requester_customer_id: string }>(
+      `select requester_customer_id from wallet_payment_requests where id = $1`,
+      [requestId],
+    );
+    const payee = { customerId: rows[0]!.requester_customer_id, maskedName: view.requesterMaskedName };
+    const request = { kind: 'payment_request', requestId, amount };
+    return this.#pay(
+      payerId,
+      payee,
+      { amount, note: view.note ?? undefined, pin: input.pin, request, requestId },
+      idempotencyKey,
+    );
+  }
+
+  async #pay(
+    payerId: string,
+    payee: { customerId: string; maskedName: string | null },
+    input: { amount: bigint; note?: string | undefined; pin: string; request: object; requestId: string | null },
+    idempotencyKey: string,
+  ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
+    checkAmount(input.amount);
     if (payee.customerId === payerId) throw selfTransfer();
+    await this.#identity.assertCanMoveMoney(payerId);
+    await this.#identity.verifyPaymentPin(payerId, input.pin);
     await this.#identity.assertCanMoveMoney(payee.customerId);
     await this.openWallet(payerId);
     await this.openWallet(payee.customerId);
     const limits = await this.#identity.limitsFor(payerId);
 
-    const request = { kind: 'p2p', phone: input.phone, amount: input.amount, note: input.note ?? null };
     return this.#db.transaction((tx) =>
-      once(tx, `wallet.p2p:${payerId}`, idempotencyKey, request, async () => {
+      once(tx, `wallet.p2p:${payerId}`, idempotencyKey, input.request, async () => {
         await this.#lockCustomer(tx, payerId);
+        if (input.requestId !== null) await this.#claimPaymentRequest(tx, input.requestId);
         await this.#checkLimits(tx, payerId, input.amount, limits);
         const id = newId();
         await tx.query(
-          `insert into wallet_p2p_transfers (id, payer_customer_id, payee_customer_id, amount, currency, note)
-           values ($1, $2, $3, $4, $5, $6)`,
-          [id, payerId, payee.customerId, input.amount.toString(), CNY.code, input.note ?? null],
+          `insert into wallet_p2p_transfers (id, payer_customer_id, payee_customer_id, amount, currency, note, payment_request_id)
+           values ($1, $2, $3, $4, $5, $6, $7)`,
+          [id, payerId, payee.customerId, input.amount.toString(), CNY.code, input.note ?? null, input.requestId],
         );
         await this.#post(tx, {
           id: transferId(id, 'p2p'),
@@ -222,6 +333,27 @@ export class WalletService {
         };
       }),
     );
+  }
+
+  /** A request with an amount is paid once; the row lock makes a second payer wait, then see it paid. */
+  async #claimPaymentRequest(tx: SqlExecutor, requestId: string): Promise<void> {
+    const { rows } = await tx.query<{ status: string; amount: string | null; expired: boolean }>(
+      `select status, amount::text, expires_at < now() as expired from wallet_payment_requests where id = $1 for update`,
+      [requestId],
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError('No such payment request.');
+    if (row.status !== 'open' || row.expired) {
+      throw new WalletError({
+        code: 'payment_request_closed',
+        status: 409,
+        title: 'Payment request closed',
+        detail: 'This payment request was already paid, or has expired.',
+      });
+    }
+    if (row.amount !== null) {
+      await tx.query(`update wallet_payment_requests set status = 'paid', paid_at = now() where id = $1`, [requestId]);
+    }
   }
 
   /**

@@ -313,6 +313,67 @@ describe('the wallet, end to end', () => {
     expect(response.json()).toMatchObject({ code: 'limit_exceeded' });
   });
 
+  it('asks to be paid (收款): a fixed-amount request is paid once, by link', async () => {
+    const created = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/wallet/payment-requests',
+      headers: bob.headers,
+      payload: { amount: 250, note: 'tickets' },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const request = created.json<{ id: string; link: string; qrSvg: string; status: string }>();
+    expect(request.link).toMatch(new RegExp(`/pay/${request.id}$`));
+    expect(request.qrSvg).toMatch(/^<svg/);
+    const seen = await fixture.app.inject({
+      method: 'GET',
+      url: `/v1/wallet/payment-requests/${request.id}`,
+      headers: alice.headers,
+    });
+    expect(seen.json()).toMatchObject({ amount: 250, note: 'tickets', status: 'open' });
+
+    const [aliceBefore, bobBefore] = [await balance(alice), await balance(bob)];
+    const paid = await post(alice, `/v1/wallet/payment-requests/${request.id}/pay`, { pin: DEFAULT_PIN });
+    expect(paid.statusCode, paid.body).toBe(201);
+    expect((await balance(alice)).available).toBe(aliceBefore.available - 250);
+    expect((await balance(bob)).available).toBe(bobBefore.available + 250);
+
+    const again = await post(alice, `/v1/wallet/payment-requests/${request.id}/pay`, { pin: DEFAULT_PIN });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'payment_request_closed' });
+    const wrongAmount = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/wallet/payment-requests',
+      headers: bob.headers,
+      payload: {},
+    });
+    const open = wrongAmount.json<{ id: string }>();
+    const noAmount = await post(alice, `/v1/wallet/payment-requests/${open.id}/pay`, { pin: DEFAULT_PIN });
+    expect(noAmount.json()).toMatchObject({ code: 'amount_required' });
+    expect((await balance(alice)).available).toBe(aliceBefore.available - 250);
+  });
+
+  it('exports the history as CSV', async () => {
+    const response = await fixture.app.inject({
+      method: 'GET',
+      url: '/v1/wallet/movements.csv',
+      headers: alice.headers,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = response.body
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
+    expect(lines[0]).toBe('id,type,amount_fen,currency,status,counterparty,note,balance_after_fen,created_at');
+    const history = await fixture.app.inject({
+      method: 'GET',
+      url: '/v1/wallet/movements?limit=100',
+      headers: alice.headers,
+    });
+    expect(lines).toHaveLength(history.json<{ movements: unknown[] }>().movements.length + 1);
+    expect(lines.some((line) => line.includes(',top_up,10000,CNY,succeeded,'))).toBe(true);
+  });
+
   it('holds a withdrawal at once and shows where the money is', async () => {
     await setFaults({ latencyMs: 300 });
     const before = await balance(alice);
