@@ -408,6 +408,18 @@ describe('bank faults leave every balance exact', () => {
     await setFaults({});
   });
 
+  it('a withdrawal the bank times out is held while it waits, then released; the customer sees it processing', async () => {
+    await setFaults({ timeoutRate: 1, timeoutMs: 400 });
+    const response = await post(carol, '/v1/wallet/withdrawals', { cardId: card, amount: 800, pin: DEFAULT_PIN });
+    const orderId = response.json<{ id: string }>().id;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await fixture.services.wallet.order(carol.customerId, orderId)).status).toBe('processing');
+    expect(await balance(carol)).toMatchObject({ available: 4_200, held: 800 });
+    expect(await waitForOrder(carol, orderId)).toMatchObject({ status: 'failed', failureReason: 'bank_timeout' });
+    expect(await balance(carol)).toMatchObject({ available: 5_000, held: 0 });
+    await setFaults({});
+  });
+
   it('duplicate, reordered and badly signed callbacks credit once', async () => {
     await setFaults({ duplicateCallbacks: 3, reorder: true, badSignatureRate: 1 });
     const response = await post(carol, '/v1/wallet/top-ups', { cardId: card, amount: 700 });
