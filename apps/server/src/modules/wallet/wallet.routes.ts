@@ -256,7 +256,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         tags: ['wallet'],
         summary:
           'Monthly bill: income and spending by category; opening + income − spending = closing, from the ledger',
-        params: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'YYYY-MM') }),
+        params: z.object({ month: z.string().regex(/^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$/, 'YYYY-MM, from 1970') }),
         response: { 200: billSchema, ...errors },
       },
     },

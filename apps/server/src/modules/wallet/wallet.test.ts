@@ -352,6 +352,43 @@ describe('the wallet, end to end', () => {
     expect((await balance(alice)).available).toBe(aliceBefore.available - 250);
   });
 
+  it.each([
+    ['/v1/wallet/bills/0000-01', 'validation_failed'],
+    ['/v1/wallet/bills/2026-13', 'validation_failed'],
+    ['/v1/wallet/movements?cursor=bm90LWEtY3Vyc29y', 'cursor_invalid'],
+    ['/v1/wallet/movements?type=gift', 'validation_failed'],
+    ['/v1/wallet/movements?limit=1000', 'validation_failed'],
+    ['/v1/wallet/movements?from=yesterday', 'validation_failed'],
+  ])('answers GET %s with 400 %s', async (url, code) => {
+    const response = await fixture.app.inject({ method: 'GET', url, headers: alice.headers });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code });
+  });
+
+  it('pages the history with a cursor, newest first, without gaps or repeats', async () => {
+    const all = await fixture.app.inject({
+      method: 'GET',
+      url: '/v1/wallet/movements?limit=100',
+      headers: alice.headers,
+    });
+    const ids = all.json<{ movements: { id: string }[] }>().movements.map((movement) => movement.id);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `&cursor=${cursor}` : '';
+      const page = await fixture.app.inject({
+        method: 'GET',
+        url: `/v1/wallet/movements?limit=2${query}`,
+        headers: alice.headers,
+      });
+      const body = page.json<{ movements: { id: string }[]; nextCursor: string | null }>();
+      paged.push(...body.movements.map((movement) => movement.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(ids);
+    expect(ids.length).toBeGreaterThan(2);
+  });
+
   it('exports the history as CSV', async () => {
     const response = await fixture.app.inject({
       method: 'GET',
