@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Balance, Movement, MonthlyBill, Order } from '@yika/sdk';
 import type { Page, Route } from 'playwright-core';
 import { launchChromium, PHONE_VIEWPORT } from './browser.js';
 
@@ -73,7 +74,7 @@ const fixtures = {
     passkeyCount: 0,
     createdAt: minutesAgo(90),
   },
-  balance: { currency: 'CNY', available: 5_000, held: 2_000 },
+  balance: { currency: 'CNY', available: 5_000, held: 2_000 } satisfies Balance,
   movements: {
     movements: [
       {
@@ -81,6 +82,8 @@ const fixtures = {
         type: 'withdrawal',
         amount: -2_000,
         counterparty: '中国工商银行（0123）',
+        note: null,
+        currency: 'CNY',
         status: 'processing',
         balanceAfter: 5_000,
         createdAt: minutesAgo(1),
@@ -90,6 +93,8 @@ const fixtures = {
         type: 'p2p_out',
         amount: -3_000,
         counterparty: '*明',
+        note: '午饭',
+        currency: 'CNY',
         status: 'succeeded',
         balanceAfter: 7_000,
         createdAt: minutesAgo(5),
@@ -99,6 +104,8 @@ const fixtures = {
         type: 'p2p_in',
         amount: 123_456,
         counterparty: '*红',
+        note: null,
+        currency: 'CNY',
         status: 'succeeded',
         balanceAfter: 10_000,
         createdAt: minutesAgo(30),
@@ -108,22 +115,29 @@ const fixtures = {
         type: 'top_up',
         amount: 10_000,
         counterparty: '中国工商银行（0123）',
+        note: null,
+        currency: 'CNY',
         status: 'succeeded',
         balanceAfter: 10_000,
         createdAt: minutesAgo(40),
       },
     ],
     nextCursor: null,
-  },
+  } satisfies { movements: Movement[]; nextCursor: string | null },
   bill: {
     month: '2026-11',
+    currency: 'CNY',
+    openingBalance: 0,
+    closingBalance: 128_456,
     income: 133_456,
     spending: 5_000,
     byCategory: [
-      { category: 'p2p_out', amount: 3_000 },
-      { category: 'withdrawal', amount: 2_000 },
+      { category: 'top_up', count: 1, amount: 10_000 },
+      { category: 'p2p_in', count: 1, amount: 123_456 },
+      { category: 'p2p_out', count: 1, amount: 3_000 },
+      { category: 'withdrawal', count: 1, amount: 2_000 },
     ],
-  },
+  } satisfies MonthlyBill,
   order: {
     id: '0193a1b2-0000-7000-8000-0000000000b1',
     kind: 'withdrawal',
@@ -134,7 +148,7 @@ const fixtures = {
     failureReason: null,
     createdAt: minutesAgo(1),
     completedAt: null,
-  },
+  } satisfies Order,
   devices: {
     devices: [
       {
@@ -159,12 +173,20 @@ const fixtures = {
   },
 };
 
+const paymentRequest = {
+  id: '0193a1b2-0000-7000-8000-0000000000d1',
+  requesterMaskedName: '*红',
+  amount: 8_800,
+  currency: 'CNY',
+  note: '电影票',
+  status: 'open',
+  expiresAt: minutesAgo(-60 * 24),
+};
+
 // A 1×1 QR stand-in is unreadable; a small SVG square is enough to see the layout.
-const qrDataUrl =
-  'data:image/svg+xml;base64,' +
-  Buffer.from(
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><path d="M1 1h7v7H1zM13 1h7v7h-7zM1 13h7v7H1zM10 10h2v2h-2zM14 14h3v3h-3z" fill="#000"/></svg>',
-  ).toString('base64');
+const qrSvgText =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><path d="M1 1h7v7H1zM13 1h7v7h-7zM1 13h7v7H1zM10 10h2v2h-2zM14 14h3v3h-3z" fill="#000"/></svg>';
+const qrDataUrl = 'data:image/svg+xml;base64,' + Buffer.from(qrSvgText).toString('base64');
 
 /** Answers /v1 like the server would, from the fixtures. `signedIn` switches GET /v1/me to 401. */
 function api(state: { signedIn: boolean }) {
@@ -200,6 +222,9 @@ function api(state: { signedIn: boolean }) {
     if (key === 'GET /v1/wallet/movements') return json(200, fixtures.movements);
     if (key.startsWith('GET /v1/wallet/bills/')) return json(200, fixtures.bill);
     if (key.startsWith('GET /v1/wallet/orders/')) return json(200, fixtures.order);
+    if (key === 'POST /v1/wallet/payment-requests')
+      return json(201, { ...paymentRequest, link: `${url.origin}/pay/${paymentRequest.id}`, qrSvg: qrSvgText });
+    if (key.startsWith('GET /v1/wallet/payment-requests/')) return json(200, paymentRequest);
     if (key === 'POST /v1/wallet/payee-preview') return json(200, { maskedName: '*明' });
     if (key === 'GET /v1/me/devices') return json(200, fixtures.devices);
     if (key === 'GET /v1/me/passkeys') return json(200, { passkeys: [] });
@@ -259,7 +284,8 @@ async function main(): Promise<void> {
       ['08-withdraw', '/withdraw', 'move-amount'],
       ['09-order-processing', `/orders/${fixtures.order.id}`, 'order-where'],
       ['10-transfer-phone', '/transfer', 'transfer-phone'],
-      ['13-request', '/request', 'request-placeholder'],
+      ['13-request', '/request', 'request-create'],
+      ['13c-pay-request', `/pay/${paymentRequest.id}`, 'pay-request-requester'],
       ['14-history', '/history', 'movement-list'],
       ['15-bill', '/bill/2026-11', 'bill-chart'],
       ['16-settings', '/settings', 'settings-pin'],
@@ -291,6 +317,12 @@ async function main(): Promise<void> {
     await shoot(page, '11-transfer-confirm', 'transfer-payee-name');
     await page.getByTestId('transfer-submit').click();
     await shoot(page, '12-transfer-pin', 'pin-sheet');
+
+    await page.goto(`${url}/request`);
+    await page.getByTestId('request-amount-input').locator('input').fill('88');
+    await page.getByTestId('request-note').locator('input').fill('电影票');
+    await page.getByTestId('request-create').click();
+    await shoot(page, '13b-request-created', 'request-qr');
 
     await page.goto(`${url}/settings/totp`);
     await page.getByTestId('totp-start').click();

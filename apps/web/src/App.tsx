@@ -13,7 +13,7 @@ import { Home } from './screens/Home.js';
 import { Login } from './screens/Login.js';
 import { TopUp, Withdraw } from './screens/MoveMoney.js';
 import { Order } from './screens/Order.js';
-import { RequestMoney } from './screens/Request.js';
+import { PayRequest, RequestMoney } from './screens/Request.js';
 import { SetPin } from './screens/SetPin.js';
 import { ChangePin, Devices, Passkeys, Settings, Totp } from './screens/Settings.js';
 import { Transfer } from './screens/Transfer.js';
@@ -96,6 +96,7 @@ export function App() {
                 <Route path="orders/:orderId" element={<Order />} />
                 <Route path="transfer" element={<Transfer />} />
                 <Route path="request" element={<RequestMoney />} />
+                <Route path="pay/:requestId" element={<PayRequest />} />
                 <Route path="bill" element={<Bill />} />
                 <Route path="bill/:month" element={<Bill />} />
                 <Route path="settings/pin" element={<ChangePin />} />

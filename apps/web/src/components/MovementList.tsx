@@ -44,6 +44,12 @@ export function MovementList({ movements }: { movements: readonly Movement[] }) 
           <span data-testid="movement-title">
             {t(`movement.${movement.type}`)}
             {movement.counterparty ? ` · ${movement.counterparty}` : ''}
+            {movement.note && (
+              <span className="movement-note" data-testid="movement-note">
+                {' '}
+                “{movement.note}”
+              </span>
+            )}
           </span>
         </List.Item>
       ))}

@@ -91,6 +91,10 @@ export function Bill() {
               </strong>
             </div>
           </div>
+          <p className="muted bill-balances" data-testid="bill-balances">
+            {t('bill.opening')} {format.money(bill.data.openingBalance)} · {t('bill.closing')}{' '}
+            {format.money(bill.data.closingBalance)}
+          </p>
           <h3 className="section-title">{t('bill.byCategory')}</h3>
           {chartData.length === 0 ? (
             <Empty title={t('bill.empty')} testId="bill-empty" />

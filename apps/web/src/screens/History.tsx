@@ -1,11 +1,12 @@
 /** Every movement, newest first, filtered by type and dates, a page at a time (cursor pagination). */
 import type { Movement, MovementType } from '@yika/sdk';
-import { Button, DatePicker, Selector } from 'antd-mobile';
+import { Button, DatePicker, Input, Selector } from 'antd-mobile';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { Empty, LoadError, Loading, Page } from '../components/common.js';
 import { MovementList } from '../components/MovementList.js';
+import { fenToJson, parseYuan } from '../lib/money.js';
 import { loadMovements, type MovementQuery } from '../lib/wallet.js';
 
 const PAGE_SIZE = 20;
@@ -32,6 +33,10 @@ export function History() {
   const [from, setFrom] = useState<Date | null>(null);
   const [to, setTo] = useState<Date | null>(null);
   const [picking, setPicking] = useState<'from' | 'to' | null>(null);
+  // Amount bounds as typed; applied when the field is left (not on every keystroke).
+  const [minText, setMinText] = useState('');
+  const [maxText, setMaxText] = useState('');
+  const [bounds, setBounds] = useState<{ min: bigint | null; max: bigint | null }>({ min: null, max: null });
   const [listing, setListing] = useState<Listing>({ status: 'loading' });
   const generation = useRef(0);
 
@@ -42,9 +47,11 @@ export function History() {
       // The API takes instants; the customer picks days in their own time zone. `to` is exclusive.
       ...(from ? { from: startOfDay(from, 0) } : {}),
       ...(to ? { to: startOfDay(to, 1) } : {}),
+      ...(bounds.min !== null ? { minAmount: fenToJson(bounds.min) } : {}),
+      ...(bounds.max !== null ? { maxAmount: fenToJson(bounds.max) } : {}),
       ...(cursor ? { cursor } : {}),
     }),
-    [type, from, to],
+    [type, from, to, bounds],
   );
 
   const loadFirst = useCallback(() => {
@@ -83,7 +90,8 @@ export function History() {
     );
   }
 
-  const filtered = type !== null || from !== null || to !== null;
+  const filtered = type !== null || from !== null || to !== null || bounds.min !== null || bounds.max !== null;
+  const applyBounds = () => setBounds({ min: parseYuan(minText), max: parseYuan(maxText) });
   return (
     <Page
       title={t('history.title')}
@@ -109,6 +117,29 @@ export function History() {
           ]}
           data-testid="history-type-filter"
         />
+        <div className="amount-filters">
+          <Input
+            inputMode="decimal"
+            placeholder={t('history.minAmount')}
+            value={minText}
+            onChange={setMinText}
+            onBlur={applyBounds}
+            onEnterPress={applyBounds}
+            aria-label={t('history.minAmount')}
+            data-testid="history-min-amount"
+          />
+          <span aria-hidden="true">–</span>
+          <Input
+            inputMode="decimal"
+            placeholder={t('history.maxAmount')}
+            value={maxText}
+            onChange={setMaxText}
+            onBlur={applyBounds}
+            onEnterPress={applyBounds}
+            aria-label={t('history.maxAmount')}
+            data-testid="history-max-amount"
+          />
+        </div>
         <div className="date-filters">
           <Button size="small" onClick={() => setPicking('from')} data-testid="history-from">
             {t('history.from')}: {from ? isoDate(from) : '—'}
@@ -125,6 +156,9 @@ export function History() {
                 setType(null);
                 setFrom(null);
                 setTo(null);
+                setMinText('');
+                setMaxText('');
+                setBounds({ min: null, max: null });
               }}
               data-testid="history-clear"
             >
@@ -151,6 +185,9 @@ export function History() {
           <>
             <MovementList movements={listing.movements} />
             <div className="list-footer">
+              <a className="export-link" href="/v1/wallet/movements.csv" download data-testid="history-export">
+                {t('history.export')}
+              </a>
               {listing.moreError !== null && <LoadError error={listing.moreError} testId="history-more-error" />}
               {listing.nextCursor ? (
                 <Button size="small" loading={listing.loadingMore} onClick={loadMore} data-testid="history-more">

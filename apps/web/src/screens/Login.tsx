@@ -5,7 +5,7 @@
 import { Button, Form, Input } from 'antd-mobile';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Navigate } from 'react-router';
+import { Navigate, useLocation } from 'react-router';
 import { DemoSmsLink } from '../components/common.js';
 import { LanguageToggle } from '../components/LanguageToggle.js';
 import { call, errorMessage, yika } from '../lib/api.js';
@@ -39,7 +39,10 @@ export function Login() {
   const { t } = useTranslation();
   const { state, refresh } = useSession();
   // Where to go once the session is known: set by signIn before the profile refresh re-renders this page.
-  const [next, setNext] = useState('/');
+  const location = useLocation();
+  // A shared link (e.g. /pay/…) opened while signed out comes back here after sign-in.
+  const from = (location.state as { from?: string } | null)?.from ?? '/';
+  const [next, setNext] = useState(from);
   const [phoneText, setPhoneText] = useState('');
   const [phone, setPhone] = useState<string | null>(null);
   const [code, setCode] = useState('');
@@ -89,7 +92,7 @@ export function Login() {
           body: { phone, code: code.trim(), client: 'web', deviceName: deviceName(), ...(id ? { deviceId: id } : {}) },
         }),
       );
-      setNext(session.nextStep === 'set_pin' ? '/pin/setup?from=register' : '/');
+      setNext(session.nextStep === 'set_pin' ? `/pin/setup?from=register&next=${encodeURIComponent(from)}` : from);
       await refresh();
     } catch (caught) {
       setError(errorMessage(t, caught));

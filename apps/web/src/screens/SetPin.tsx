@@ -14,6 +14,9 @@ export function SetPin() {
   const { refresh } = useSession();
   const [params] = useSearchParams();
   const registering = params.get('from') === 'register';
+  // Only same-app paths: never an absolute URL from the query string.
+  const requested = params.get('next') ?? '/';
+  const nextPath = requested.startsWith('/') && !requested.startsWith('//') ? requested : '/';
   const [first, setFirst] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [resetKey, setResetKey] = useState(0);
@@ -35,7 +38,7 @@ export function SetPin() {
       await call(yika.PUT('/v1/me/pin', { body: { pin } }));
       await refresh();
       Toast.show({ content: t('pin.set'), icon: 'success' });
-      await navigate('/', { replace: true });
+      await navigate(nextPath, { replace: true });
     } catch (caught) {
       setFirst(null);
       setError(errorMessage(t, caught));
@@ -62,7 +65,12 @@ export function SetPin() {
         resetKey={resetKey}
       />
       {registering && (
-        <Button block fill="none" onClick={() => void navigate('/', { replace: true })} data-testid="set-pin-later">
+        <Button
+          block
+          fill="none"
+          onClick={() => void navigate(nextPath, { replace: true })}
+          data-testid="set-pin-later"
+        >
           {t('pin.later')}
         </Button>
       )}
