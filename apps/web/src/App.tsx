@@ -7,20 +7,28 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { LoadError, Loading } from './components/common.js';
-import { BindCard, Cards } from './screens/Cards.js';
-import { History } from './screens/History.js';
 import { Home } from './screens/Home.js';
 import { Login } from './screens/Login.js';
-import { TopUp, Withdraw } from './screens/MoveMoney.js';
-import { Order } from './screens/Order.js';
-import { PayRequest, RequestMoney } from './screens/Request.js';
-import { SetPin } from './screens/SetPin.js';
-import { ChangePin, Devices, Passkeys, Settings, Totp } from './screens/Settings.js';
-import { Transfer } from './screens/Transfer.js';
 import { SessionProvider, useSession } from './session.js';
 
-// The bill pulls in ECharts: its own chunk, loaded when opened.
+// Sign-in and home load with the app; every other screen is its own chunk, fetched when first opened
+// (the bill's chunk carries ECharts).
 const Bill = lazy(() => import('./screens/Bill.js').then((module) => ({ default: module.Bill })));
+const Cards = lazy(() => import('./screens/Cards.js').then((module) => ({ default: module.Cards })));
+const BindCard = lazy(() => import('./screens/Cards.js').then((module) => ({ default: module.BindCard })));
+const History = lazy(() => import('./screens/History.js').then((module) => ({ default: module.History })));
+const TopUp = lazy(() => import('./screens/MoveMoney.js').then((module) => ({ default: module.TopUp })));
+const Withdraw = lazy(() => import('./screens/MoveMoney.js').then((module) => ({ default: module.Withdraw })));
+const Order = lazy(() => import('./screens/Order.js').then((module) => ({ default: module.Order })));
+const RequestMoney = lazy(() => import('./screens/Request.js').then((module) => ({ default: module.RequestMoney })));
+const PayRequest = lazy(() => import('./screens/Request.js').then((module) => ({ default: module.PayRequest })));
+const SetPin = lazy(() => import('./screens/SetPin.js').then((module) => ({ default: module.SetPin })));
+const Settings = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Settings })));
+const ChangePin = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.ChangePin })));
+const Totp = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Totp })));
+const Passkeys = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Passkeys })));
+const Devices = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Devices })));
+const Transfer = lazy(() => import('./screens/Transfer.js').then((module) => ({ default: module.Transfer })));
 
 function RequireSignIn() {
   const { state, refresh } = useSession();
@@ -51,7 +59,9 @@ function TabLayout() {
   return (
     <div className="tab-layout">
       <div className="tab-content">
-        <Outlet />
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
       </div>
       <TabBar activeKey={location.pathname} onChange={(key) => void navigate(key)} className="tab-bar" safeArea>
         {tabs.map((tab) => (
