@@ -76,6 +76,7 @@ const configSchema = z.object({
   BANK_POLL_AFTER_MS: integer(0, 3_600_000).default(5_000),
   BANK_DEADLINE_MS: integer(1_000, 7 * 86_400_000).default(120_000),
   LEDGER_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(10_000),
+  STEP_UP_THRESHOLD_FEN: integer(1, 1_000_000_000_000).default(500_000),
   SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional(),
   SMS_HTTP_TOKEN: z.string().min(1).optional(),
   SMS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
@@ -227,6 +228,11 @@ const variableDocs = {
   BANK_DEADLINE_MS: {
     description: "After this, an order the bank never received fails (a withdrawal's hold is released).",
     expected: 'must be an integer from 1000 to 604800000',
+  },
+  STEP_UP_THRESHOLD_FEN: {
+    description:
+      'Payments of at least this many fen need a second factor besides the PIN (SMS code, authenticator app or passkey).',
+    expected: 'must be an integer from 1 to 1000000000000',
   },
   LEDGER_SWEEP_INTERVAL_MS: {
     description: 'How often pending transfers past their timeout are voided.',

@@ -63,6 +63,7 @@ export function buildServices(deps: ServiceDeps): Services {
     bankCallbackUrl: () => new URL('/v1/bank/callbacks', publicUrl()).toString(),
     bankDeadlineMs: config.BANK_DEADLINE_MS,
     pollAfterMs: config.BANK_POLL_AFTER_MS,
+    stepUpThreshold: BigInt(config.STEP_UP_THRESHOLD_FEN),
   });
   return { identity, cipher, sms, bank, cards, wallet };
 }

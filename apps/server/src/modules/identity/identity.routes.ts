@@ -90,7 +90,7 @@ const passkeyAttestationSchema = z
   })
   .describe('The JSON of a WebAuthn attestation (navigator.credentials.create)');
 
-const proofSchema = z
+export const stepUpProofSchema = z
   .object({
     pin: pin.optional(),
     otp: code.optional().describe('An SMS code requested with purpose `step_up`'),
@@ -140,7 +140,7 @@ async function withRetryAfter(reply: FastifyReply, work: Promise<void>): Promise
   }
 }
 
-function toProof(body: z.infer<typeof proofSchema>): StepUpProof {
+function toProof(body: z.infer<typeof stepUpProofSchema>): StepUpProof {
   return body;
 }
 
@@ -459,7 +459,7 @@ export const identityRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
               ? 'Freeze the account (e.g. a lost phone): no money moves until unfrozen'
               : 'Unfreeze an account the customer froze',
 
-          body: z.object({ proof: proofSchema }),
+          body: z.object({ proof: stepUpProofSchema }),
           response: { 200: z.object({ status: z.enum(['active', 'frozen', 'closed']) }), ...errors },
         },
       },
@@ -521,7 +521,7 @@ export const identityRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
         tags: [TAG],
         summary: 'Remove the authenticator app (needs a step-up proof)',
 
-        body: z.object({ proof: proofSchema }),
+        body: z.object({ proof: stepUpProofSchema }),
         response: { 204: z.null(), ...errors },
       },
     },

@@ -16,6 +16,7 @@ export {
   type RequestMeta,
 } from './identity.service.js';
 export type { StepUpProof } from './identity.factors.js';
+export { stepUpProofSchema } from './identity.routes.js';
 export { IdentityError } from './identity.errors.js';
 export { identityMigrations } from './identity.schema.js';
 

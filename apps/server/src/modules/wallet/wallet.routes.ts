@@ -7,6 +7,7 @@ import type { BankPaymentOutcome } from '../../platform/bank.js';
 import { DomainError, problemSchema } from '../../platform/errors.js';
 import { requireIdempotencyKey } from '../../platform/idempotency.js';
 import type { ModuleContext } from '../../platform/module.js';
+import { stepUpProofSchema } from '../identity/index.js';
 import { MOVEMENT_TYPES, MOVEMENTS_PAGE_MAX } from './history.js';
 import { AMOUNT_MAX } from './wallet.service.js';
 
@@ -109,16 +110,22 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         tags: ['wallet'],
         summary: 'Pay another customer by mobile number',
         headers: idempotencyHeaders,
-        body: z.object({ phone, amount, note: z.string().max(100).optional(), pin }),
+        body: z.object({
+          phone,
+          amount,
+          note: z.string().max(100).optional(),
+          pin,
+          stepUp: stepUpProofSchema.optional(),
+        }),
         response: { 200: transferSchema, 201: transferSchema, ...errors },
       },
     },
     async (request, reply) => {
       const key = requireIdempotencyKey(request.headers['idempotency-key']);
-      const { phone: payeePhone, amount: fen, note, pin: paymentPin } = request.body;
+      const { phone: payeePhone, amount: fen, note, pin: paymentPin, stepUp } = request.body;
       const result = await wallet.transfer(
         request.customer!.customerId,
-        { phone: payeePhone, amount: BigInt(fen), note, pin: paymentPin },
+        { phone: payeePhone, amount: BigInt(fen), note, pin: paymentPin, stepUp },
         key,
       );
       return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
@@ -142,12 +149,17 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
       async (request, reply) => {
         const key = requireIdempotencyKey(request.headers['idempotency-key']);
         const customerId = request.customer!.customerId;
-        const body = request.body as { cardId: string; amount: number; pin?: string };
+        const body = request.body as {
+          cardId: string;
+          amount: number;
+          pin?: string;
+          stepUp?: z.infer<typeof stepUpProofSchema>;
+        };
         const input = { cardId: body.cardId, amount: BigInt(body.amount) };
         const result =
           kind === 'top-ups'
             ? await wallet.startTopUp(customerId, input, key)
-            : await wallet.startWithdrawal(customerId, { ...input, pin: body.pin ?? '' }, key);
+            : await wallet.startWithdrawal(customerId, { ...input, pin: body.pin ?? '', stepUp: body.stepUp }, key);
         return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
       },
     );
@@ -309,20 +321,39 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         summary: 'Pay a payment request with the payment PIN',
         headers: idempotencyHeaders,
         params: z.object({ requestId: z.uuid() }),
-        body: z.object({ amount: amount.optional(), pin }),
+        body: z.object({ amount: amount.optional(), pin, stepUp: stepUpProofSchema.optional() }),
         response: { 201: transferSchema, ...errors },
       },
     },
     async (request, reply) => {
       const key = requireIdempotencyKey(request.headers['idempotency-key']);
-      const { amount: fen, pin: paymentPin } = request.body;
+      const { amount: fen, pin: paymentPin, stepUp } = request.body;
       const result = await wallet.payPaymentRequest(
         request.customer!.customerId,
         request.params.requestId,
-        { amount: fen === undefined ? undefined : BigInt(fen), pin: paymentPin },
+        { amount: fen === undefined ? undefined : BigInt(fen), pin: paymentPin, stepUp },
         key,
       );
       return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+    },
+  );
+
+  app.post(
+    '/wallet/close-account',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['wallet'],
+        summary: 'Close the account: only at a zero balance, confirmed with a step-up proof',
+        body: z.object({ proof: stepUpProofSchema }),
+        response: { 204: z.null(), ...errors, 403: problemSchema, 423: problemSchema },
+      },
+    },
+    async (request, reply) => {
+      const customerId = request.customer!.customerId;
+      await services.identity.requireStepUp(customerId, request.body.proof);
+      await services.identity.closeAccount(customerId, (id) => wallet.postedBalance(id), { ip: request.ip });
+      return reply.code(204).send(null);
     },
   );
 

@@ -7,6 +7,7 @@
 import type { Database, SqlExecutor } from '@yika/db';
 import { newId, TransferFlags, transferId, type Ledger, type TransferInput, type TransferResult } from '@yika/ledger';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
+import type { StepUpProof } from '../identity/index.js';
 import { once, type StoredResponse } from '../../platform/idempotency.js';
 import type { BankGateway, BankPaymentOutcome } from '../../platform/bank.js';
 import { listMovements, monthlyBill, type MonthlyBill, type Movement, type MovementQuery } from './history.js';
@@ -25,6 +26,7 @@ export interface IdentityPort {
   findCustomerByPhone(phone: string): Promise<{ customerId: string; maskedName: string | null } | null>;
   assertCanMoveMoney(customerId: string): Promise<void>;
   verifyPaymentPin(customerId: string, pin: string): Promise<void>;
+  requireStepUp(customerId: string, proof: StepUpProof): Promise<void>;
   limitsFor(customerId: string): Promise<Limits>;
 }
 
@@ -53,6 +55,8 @@ export interface WalletServiceOptions {
   pollAfterMs?: number;
   /** How long the bank has before the status query decides an order. */
   bankDeadlineMs?: number;
+  /** Payments of at least this many fen need a second factor besides the PIN. */
+  stepUpThreshold?: bigint;
   /** Business day boundaries for daily limits. */
   timeZone?: string;
 }
@@ -155,6 +159,7 @@ export class WalletService {
   readonly #bank: BankGateway;
   readonly #callbackUrl: () => string;
   readonly #pollAfterMs: number;
+  readonly #stepUpThreshold: bigint;
   readonly #deadlineMs: number;
   readonly #timeZone: string;
 
@@ -167,6 +172,7 @@ export class WalletService {
     this.#callbackUrl = options.bankCallbackUrl;
     this.#deadlineMs = options.bankDeadlineMs ?? 120_000;
     this.#pollAfterMs = options.pollAfterMs ?? 5_000;
+    this.#stepUpThreshold = options.stepUpThreshold ?? 500_000n;
     this.#timeZone = options.timeZone ?? 'Asia/Shanghai';
   }
 
@@ -209,7 +215,7 @@ export class WalletService {
   /** Pays another customer at once. Needs the payment PIN; exactly once per idempotency key. */
   async transfer(
     payerId: string,
-    input: { phone: string; amount: bigint; note?: string | undefined; pin: string },
+    input: { phone: string; amount: bigint; note?: string | undefined; pin: string; stepUp?: StepUpProof | undefined },
     idempotencyKey: string,
   ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
     const payee = await this.#identity.findCustomerByPhone(input.phone);
@@ -249,7 +255,7 @@ export class WalletService {
   async payPaymentRequest(
     payerId: string,
     requestId: string,
-    input: { amount?: bigint | undefined; pin: string },
+    input: { amount?: bigint | undefined; pin: string; stepUp?: StepUpProof | undefined },
     idempotencyKey: string,
   ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
     const view = await this.paymentRequest(requestId);
@@ -288,17 +294,27 @@ export class WalletService {
   async #pay(
     payerId: string,
     payee: { customerId: string; maskedName: string | null },
-    input: { amount: bigint; note?: string | undefined; pin: string; request: object; requestId: string | null },
+    input: {
+      amount: bigint;
+      note?: string | undefined;
+      pin: string;
+      stepUp?: StepUpProof | undefined;
+      request: object;
+      requestId: string | null;
+    },
     idempotencyKey: string,
   ): Promise<StoredResponse<P2pTransferView> & { replayed: boolean }> {
     checkAmount(input.amount);
     if (payee.customerId === payerId) throw selfTransfer();
     await this.#identity.assertCanMoveMoney(payerId);
+    const limits = await this.#identity.limitsFor(payerId);
+    // Over the limit is refused whatever the proof, so it is said before asking for any.
+    if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(payerId, input.pin);
+    await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
     await this.#identity.assertCanMoveMoney(payee.customerId);
     await this.openWallet(payerId);
     await this.openWallet(payee.customerId);
-    const limits = await this.#identity.limitsFor(payerId);
 
     return this.#db.transaction((tx) =>
       once(tx, `wallet.p2p:${payerId}`, idempotencyKey, input.request, async () => {
@@ -370,10 +386,13 @@ export class WalletService {
    */
   async startWithdrawal(
     customerId: string,
-    input: { cardId: string; amount: bigint; pin: string },
+    input: { cardId: string; amount: bigint; pin: string; stepUp?: StepUpProof | undefined },
     idempotencyKey: string,
   ) {
+    const limits = await this.#identity.limitsFor(customerId);
+    if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(customerId, input.pin);
+    await this.#secondFactorForLargeAmounts(customerId, input.amount, input.stepUp);
     return this.#startBankOrder(customerId, 'withdrawal', input, idempotencyKey);
   }
 
@@ -551,6 +570,31 @@ export class WalletService {
       [rows.map((order) => order.id)],
     );
     return { checked: rows.length, applied };
+  }
+
+  /** Large outgoing payments need a second factor besides the PIN: an SMS code, the authenticator app or a passkey. */
+  async #secondFactorForLargeAmounts(
+    customerId: string,
+    amount: bigint,
+    stepUp: StepUpProof | undefined,
+  ): Promise<void> {
+    if (amount < this.#stepUpThreshold) return;
+    if (!stepUp || stepUp.pin !== undefined) {
+      throw new WalletError({
+        code: 'step_up_required',
+        status: 401,
+        title: 'Confirmation required',
+        detail: `Payments of ${this.#stepUpThreshold} fen or more need an SMS code, an authenticator code or a passkey besides the PIN.`,
+        extensions: { threshold: Number(this.#stepUpThreshold) },
+      });
+    }
+    await this.#identity.requireStepUp(customerId, stepUp);
+  }
+
+  /** The customer's posted balance: what must be zero before the account can close. */
+  async postedBalance(customerId: string): Promise<bigint> {
+    const [account] = await this.#ledger.lookupAccounts([walletAccountId(customerId)]);
+    return account ? account.creditsPosted - account.debitsPosted : 0n;
   }
 
   /** Serialises one customer's outgoing money so limit checks see every earlier movement. */

@@ -17,6 +17,8 @@ let sim: FastifyInstance;
 let simUrl: string;
 let fixture: TestApp;
 let publicUrl = '';
+/** The identity clock (codes, sessions): moved forward where a test needs a second code within a minute. */
+let clock = Date.now();
 let phoneCounter = 0;
 let ipCounter = 0;
 const salt = String(process.pid % 10_000).padStart(4, '0');
@@ -44,9 +46,11 @@ beforeAll(async () => {
       BANK_SIM_API_KEY: API_KEY,
       BANK_CALLBACK_SECRET: CALLBACK_SECRET,
       BANK_POLL_AFTER_MS: '0',
+      STEP_UP_THRESHOLD_FEN: '20000',
       RATE_LIMIT_MAX: '0',
     },
     publicUrl: () => publicUrl,
+    now: () => new Date(clock),
   });
   publicUrl = await fixture.app.listen({ host: '127.0.0.1', port: 0 });
 }, 60_000);
@@ -271,9 +275,15 @@ describe('the wallet, end to end', () => {
   it.each([
     [
       'more than the balance',
-      () => ({ phone: bob.phone, amount: 50_000, pin: DEFAULT_PIN }),
+      () => ({ phone: bob.phone, amount: 10_000, pin: DEFAULT_PIN }),
       422,
       'insufficient_funds',
+    ],
+    [
+      'a large amount with only the PIN',
+      () => ({ phone: bob.phone, amount: 20_000, pin: DEFAULT_PIN }),
+      401,
+      'step_up_required',
     ],
     ['an unknown recipient', () => ({ phone: '+8613000000001', amount: 100, pin: DEFAULT_PIN }), 404, 'not_found'],
     ['oneself', () => ({ phone: alice.phone, amount: 100, pin: DEFAULT_PIN }), 422, 'payee_is_payer'],
@@ -409,6 +419,62 @@ describe('the wallet, end to end', () => {
     });
     expect(lines).toHaveLength(history.json<{ movements: unknown[] }>().movements.length + 1);
     expect(lines.some((line) => line.includes(',top_up,10000,CNY,succeeded,'))).toBe(true);
+  });
+
+  it('pays a large amount once a second factor (an SMS code) confirms it', async () => {
+    await topUp(alice, aliceCard, 25_000);
+    const before = await balance(alice);
+    clock += 61_000; // one code a minute per number
+    const otp = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/me/otp',
+      headers: alice.headers,
+      payload: { purpose: 'step_up' },
+    });
+    expect(otp.statusCode, otp.body).toBe(202);
+    const code = await latestCode(alice.phone);
+    const wrong = await post(alice, '/v1/wallet/transfers', {
+      phone: bob.phone,
+      amount: 20_000,
+      pin: DEFAULT_PIN,
+      stepUp: { otp: code === '000000' ? '111111' : '000000' },
+    });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.json()).toMatchObject({ code: 'otp_invalid' });
+    expect((await balance(alice)).available).toBe(before.available);
+    const paid = await post(alice, '/v1/wallet/transfers', {
+      phone: bob.phone,
+      amount: 20_000,
+      pin: DEFAULT_PIN,
+      stepUp: { otp: code },
+    });
+    expect(paid.statusCode, paid.body).toBe(201);
+    expect((await balance(alice)).available).toBe(before.available - 20_000);
+  });
+
+  it('closes an account only at a zero balance, and a closed account moves no money', async () => {
+    const dave = await newCustomer();
+    const card = await bindCard(dave);
+    await topUp(dave, card, 100);
+    const refused = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/wallet/close-account',
+      headers: dave.headers,
+      payload: { proof: { pin: DEFAULT_PIN } },
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ code: 'balance_not_zero' });
+    const withdrawal = await post(dave, '/v1/wallet/withdrawals', { cardId: card, amount: 100, pin: DEFAULT_PIN });
+    await waitForOrder(dave, withdrawal.json<{ id: string }>().id);
+    const closed = await fixture.app.inject({
+      method: 'POST',
+      url: '/v1/wallet/close-account',
+      headers: dave.headers,
+      payload: { proof: { pin: DEFAULT_PIN } },
+    });
+    expect(closed.statusCode, closed.body).toBe(204);
+    const pay = await post(bob, '/v1/wallet/transfers', { phone: dave.phone, amount: 1, pin: DEFAULT_PIN });
+    expect(pay.statusCode).toBe(404);
   });
 
   it('holds a withdrawal at once and shows where the money is', async () => {
