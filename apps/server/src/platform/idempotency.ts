@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Migration, SqlExecutor } from '@yika/db';
+import type { FastifyReply } from 'fastify';
 import { DomainError } from './errors.js';
 
 export const idempotencyMigrations: Migration[] = [
@@ -115,4 +116,12 @@ export async function once<Body>(
     [scope, key, response.status, JSON.stringify(response.body)],
   );
   return { ...response, replayed: false };
+}
+
+/** Sends what `once()` returned, saying in `idempotent-replayed` whether it is a stored answer. */
+export function sendOnce<Body>(
+  reply: FastifyReply,
+  result: StoredResponse<Body> & { replayed: boolean },
+): FastifyReply {
+  return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
 }

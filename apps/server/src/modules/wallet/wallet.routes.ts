@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { requireCustomer } from '../../platform/auth.js';
 import type { BankPaymentOutcome } from '../../platform/bank.js';
 import { DomainError, problemSchema } from '../../platform/errors.js';
-import { requireIdempotencyKey } from '../../platform/idempotency.js';
+import { requireIdempotencyKey, sendOnce } from '../../platform/idempotency.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { stepUpProofSchema } from '../identity/index.js';
 import { MOVEMENT_TYPES, MOVEMENTS_PAGE_MAX } from './history.js';
@@ -128,7 +128,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         { phone: payeePhone, amount: BigInt(fen), note, pin: paymentPin, stepUp },
         key,
       );
-      return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+      return sendOnce(reply, result);
     },
   );
 
@@ -160,7 +160,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
           kind === 'top-ups'
             ? await wallet.startTopUp(customerId, input, key)
             : await wallet.startWithdrawal(customerId, { ...input, pin: body.pin ?? '', stepUp: body.stepUp }, key);
-        return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+        return sendOnce(reply, result);
       },
     );
   }
@@ -334,7 +334,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         { amount: fen === undefined ? undefined : BigInt(fen), pin: paymentPin, stepUp },
         key,
       );
-      return reply.code(result.status).header('idempotent-replayed', String(result.replayed)).send(result.body);
+      return sendOnce(reply, result);
     },
   );
 
