@@ -104,7 +104,7 @@ export function Login() {
     <div className="page login" data-testid="screen-login">
       <header className="login-header">
         <div className="brand-mark" aria-hidden="true">
-          一
+          一卡
         </div>
         <LanguageToggle />
       </header>
@@ -139,71 +139,77 @@ export function Login() {
             </Form.Item>
           </Form>
         ) : (
-          <Form
-            layout="vertical"
-            onFinish={() => void signIn()}
-            footer={
-              <Button
-                block
-                type="submit"
-                color="primary"
-                size="large"
-                loading={busy}
-                disabled={!/^\d{6}$/.test(code.trim())}
-                data-testid="login-submit"
-              >
-                {t('login.signIn')}
-              </Button>
-            }
-          >
+          <>
             <p className="muted" data-testid="login-code-sent">
               {t('login.codeSentTo', { phone: displayPhone(phone ?? '') })}
             </p>
-            <Form.Item
-              label={t('login.code')}
-              extra={
-                <Button
-                  size="mini"
-                  fill="none"
-                  color="primary"
-                  disabled={waitSeconds > 0 || busy}
-                  onClick={() => void sendCode()}
-                  data-testid="login-resend"
-                >
-                  {waitSeconds > 0 ? t('login.resendIn', { seconds: waitSeconds }) : t('login.sendCode')}
-                </Button>
+            <Form
+              layout="vertical"
+              onFinish={() => void signIn()}
+              footer={
+                <>
+                  {error && (
+                    <p className="form-error" role="alert" data-testid="login-error">
+                      {error}
+                    </p>
+                  )}
+                  <Button
+                    block
+                    type="submit"
+                    color="primary"
+                    size="large"
+                    loading={busy}
+                    disabled={!/^\d{6}$/.test(code.trim())}
+                    data-testid="login-submit"
+                  >
+                    {t('login.signIn')}
+                  </Button>
+                </>
               }
             >
-              <Input
-                inputMode="numeric"
-                autoComplete="one-time-code"
-                maxLength={6}
-                placeholder={t('login.codePlaceholder')}
-                value={code}
-                onChange={setCode}
-                aria-label={t('login.code')}
-                data-testid="login-code"
-              />
-            </Form.Item>
-            {error && (
-              <p className="form-error" role="alert" data-testid="login-error">
-                {error}
-              </p>
-            )}
-            <DemoSmsLink phone={phone} />
-            <Button
-              fill="none"
-              size="small"
-              onClick={() => {
-                setPhone(null);
-                setCode('');
-                setError(null);
-              }}
-              data-testid="login-change-phone"
-            >
-              {t('login.changePhone')}
-            </Button>
-          </Form>
+              <Form.Item
+                label={t('login.code')}
+                extra={
+                  <Button
+                    size="mini"
+                    fill="none"
+                    color="primary"
+                    disabled={waitSeconds > 0 || busy}
+                    onClick={() => void sendCode()}
+                    data-testid="login-resend"
+                  >
+                    {waitSeconds > 0 ? t('login.resendIn', { seconds: waitSeconds }) : t('login.sendCode')}
+                  </Button>
+                }
+              >
+                <Input
+                  inputMode="numeric"
+                  autoComplete="one-time-code"
+                  maxLength={6}
+                  placeholder={t('login.codePlaceholder')}
+                  value={code}
+                  onChange={setCode}
+                  aria-label={t('login.code')}
+                  data-testid="login-code"
+                />
+              </Form.Item>
+            </Form>
+            <div className="login-links">
+              <DemoSmsLink phone={phone} />
+              <Button
+                fill="none"
+                size="small"
+                onClick={() => {
+                  setPhone(null);
+                  setCode('');
+                  setError(null);
+                }}
+                data-testid="login-change-phone"
+              >
+                {t('login.changePhone')}
+              </Button>
+            </div>
+          </>
         )}
         <p className="terms">{t('login.terms')}</p>
       </main>

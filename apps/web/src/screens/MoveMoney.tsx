@@ -134,6 +134,13 @@ function MoveMoneyForm({ kind, cards, available }: { kind: Kind; cards: Card[]; 
         </Form.Item>
         <Form.Item
           label={t('common.amount')}
+          description={
+            kind === 'withdraw' ? (
+              <span data-testid="withdraw-available">
+                {t('withdraw.available', { amount: format.money(available) })}
+              </span>
+            ) : undefined
+          }
           help={
             amountText && amount === null
               ? t('common.amountInvalid')
@@ -162,11 +169,6 @@ function MoveMoneyForm({ kind, cards, available }: { kind: Kind; cards: Card[]; 
             invalid={Boolean(amountText) && amount === null}
           />
         </Form.Item>
-        {kind === 'withdraw' && (
-          <p className="muted" data-testid="withdraw-available">
-            {t('withdraw.available', { amount: format.money(available) })}
-          </p>
-        )}
       </Form>
       <PinSheet
         visible={pinOpen}
