@@ -6,6 +6,7 @@ import { buildBankSim } from '@yika/bank-sim';
 import type { Database } from '@yika/db';
 import type { FastifyInstance } from 'fastify';
 import { buildTestApp, openMigratedDatabase, type TestApp } from './app-fixture.js';
+import { latestCode } from './sms-inbox.js';
 
 export interface IdentityHarness {
   fixture: TestApp;
@@ -64,13 +65,7 @@ export async function openIdentityHarness(): Promise<IdentityHarness> {
       ipCounter += 1;
       return `10.${salt % 250}.${Math.floor(ipCounter / 250)}.${ipCounter % 250}`;
     },
-    async latestCode(phone) {
-      const response = await fetch(`${simUrl}/sms/inbox?to=${encodeURIComponent(phone)}&limit=1`);
-      const inbox = (await response.json()) as { messages: { text: string }[] };
-      const match = /\b(\d{6})\b/.exec(inbox.messages[0]?.text ?? '');
-      if (!match?.[1]) throw new Error(`no code in the inbox of ${phone}`);
-      return match[1];
-    },
+    latestCode: (phone) => latestCode(simUrl, phone),
     async requestCode(phone, ip) {
       const response = await fixture.app.inject({
         method: 'POST',

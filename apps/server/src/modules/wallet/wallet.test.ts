@@ -8,6 +8,7 @@ import type { Faults } from '@yika/bank-sim';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedDatabase, buildTestApp, type TestApp } from '../../test/app-fixture.js';
+import { latestCode as readLatestCode } from '../../test/sms-inbox.js';
 
 const API_KEY = 'wallet-test-key';
 const CALLBACK_SECRET = 'wallet-test-callback-secret';
@@ -79,12 +80,8 @@ async function setFaults(faults: Partial<Faults>): Promise<void> {
   expect(response.status).toBe(200);
 }
 
-async function latestCode(phone: string): Promise<string> {
-  const response = await fetch(`${simUrl}/sms/inbox?to=${encodeURIComponent(phone)}&limit=1`);
-  const inbox = (await response.json()) as { messages: { text: string }[] };
-  const match = /\b(\d{6})\b/.exec(inbox.messages[0]?.text ?? '');
-  if (!match?.[1]) throw new Error(`no code in the inbox of ${phone}`);
-  return match[1];
+function latestCode(phone: string): Promise<string> {
+  return readLatestCode(simUrl, phone);
 }
 
 async function newCustomer(): Promise<Customer> {
