@@ -335,6 +335,25 @@ async function main(): Promise<void> {
     await shoot(page, '22-history-en', 'movement-list');
     await page.goto(`${url}/bill/2026-11`);
     await shoot(page, '23-bill-en', 'bill-chart');
+
+    // Error states: the same screens when the API fails.
+    await context.route('**/v1/wallet/movements**', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({
+          type: 'urn:yika:problem:internal_error',
+          title: 'Internal server error',
+          status: 503,
+          detail: 'Try again.',
+          instance: '/v1/wallet/movements',
+          code: 'internal_error',
+          requestId: 'r',
+        }),
+      }),
+    );
+    await page.goto(`${url}/history`);
+    await shoot(page, '24-history-error-en', 'history-error');
     await context.close();
   } finally {
     await browser.close();
