@@ -7,6 +7,8 @@ import type { Ledger } from '@yika/ledger';
 import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
+import { MerchantsService, WebhookService } from './modules/merchants/index.js';
+import { PaymentsService } from './modules/payments/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { BankGateway } from './platform/bank.js';
 import { DataCipher } from './platform/crypto.js';
@@ -17,6 +19,9 @@ export interface Services {
   bank: BankGateway;
   cards: CardsService;
   wallet: WalletService;
+  merchants: MerchantsService;
+  webhooks: WebhookService;
+  payments: PaymentsService;
   cipher: DataCipher;
   sms: SmsSender;
 }
@@ -46,6 +51,8 @@ export function buildServices(deps: ServiceDeps): Services {
       sessionAbsoluteMs: config.SESSION_ABSOLUTE_DAYS * 86_400_000,
     },
     ...(deps.now ? { now: deps.now } : {}),
+    // The wallet is built below (it depends on identity); by the time anyone registers, it exists.
+    onRegistered: (customerId) => wallet.openWallet(customerId),
   });
   const bank = new BankGateway({
     baseUrl: config.BANK_SIM_URL,
@@ -54,7 +61,7 @@ export function buildServices(deps: ServiceDeps): Services {
   });
   const cards = new CardsService({ db, bank, cipher });
   const publicUrl = deps.publicUrl ?? (() => config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`);
-  const wallet = new WalletService({
+  const wallet: WalletService = new WalletService({
     db,
     ledger: deps.ledger,
     identity,
@@ -65,5 +72,16 @@ export function buildServices(deps: ServiceDeps): Services {
     pollAfterMs: config.BANK_POLL_AFTER_MS,
     stepUpThreshold: BigInt(config.STEP_UP_THRESHOLD_FEN),
   });
-  return { identity, cipher, sms, bank, cards, wallet };
+  const merchants = new MerchantsService({ db, ledger: deps.ledger, cipher });
+  const webhooks = new WebhookService({
+    db,
+    cipher,
+    attemptsMax: config.WEBHOOK_ATTEMPTS_MAX,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  });
+  const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
+  // Merchant payments count against the same payment-account limits as transfers and withdrawals.
+  wallet.countOutgoing(payments.outgoing);
+  return { identity, cipher, sms, bank, cards, wallet, merchants, webhooks, payments };
 }

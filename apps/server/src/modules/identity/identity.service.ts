@@ -124,6 +124,8 @@ export interface IdentityServiceOptions {
   policy?: Partial<IdentityPolicy>;
   /** The clock; tests move it to expire codes and locks. */
   now?: () => Date;
+  /** Called once a new customer is registered (after commit), e.g. to open their wallet account. */
+  onRegistered?: (customerId: string) => Promise<void>;
 }
 
 interface CustomerRow {
@@ -160,6 +162,7 @@ export class IdentityService {
   readonly #limits: Record<AccountClass, AccountLimits>;
   readonly #policy: IdentityPolicy;
   readonly #now: () => Date;
+  readonly #onRegistered: ((customerId: string) => Promise<void>) | undefined;
   readonly factors: StepUpFactors;
 
   constructor(options: IdentityServiceOptions) {
@@ -169,6 +172,7 @@ export class IdentityService {
     this.#limits = options.limits;
     this.#policy = { ...DEFAULT_POLICY, ...options.policy };
     this.#now = options.now ?? (() => new Date());
+    this.#onRegistered = options.onRegistered;
     this.factors = new StepUpFactors({
       db: options.db,
       cipher: options.cipher,
@@ -336,7 +340,7 @@ export class IdentityService {
     const token = randomToken(32);
     const idleExpiresAt = new Date(now.getTime() + this.#policy.sessionIdleMs);
     const absoluteExpiresAt = new Date(now.getTime() + this.#policy.sessionAbsoluteMs);
-    return this.#db.transaction(async (tx) => {
+    const result = await this.#db.transaction(async (tx): Promise<SignInResult> => {
       const created = await tx.query<{ id: string }>(
         `insert into identity_customers (id, phone, created_at, updated_at) values ($1, $2, $3, $3)
          on conflict (phone) do nothing returning id`,
@@ -366,6 +370,9 @@ export class IdentityService {
         customer: toCustomer(customer),
       };
     });
+    // Every customer has a wallet from the start; the wallet also opens it lazily, should this fail.
+    if (result.isNewCustomer) await this.#onRegistered?.(result.customerId);
+    return result;
   }
 
   async #deviceFor(

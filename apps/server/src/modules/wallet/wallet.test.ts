@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedDatabase, buildTestApp, type TestApp } from '../../test/app-fixture.js';
 import { latestCode as readLatestCode } from '../../test/sms-inbox.js';
+import { walletAccountId } from './chart.js';
 
 const API_KEY = 'wallet-test-key';
 const CALLBACK_SECRET = 'wallet-test-callback-secret';
@@ -199,6 +200,9 @@ describe('the wallet, end to end', () => {
   });
 
   it('tops up 100.00, pays 30.00 to a friend, withdraws 20.00, and shows all three with the balance after each', async () => {
+    // Registration opened the wallet account on the ledger.
+    const [account] = await fixture.ledger.lookupAccounts([walletAccountId(alice.customerId)]);
+    expect(account).toMatchObject({ ownerRef: `customer:${alice.customerId}`, creditsPosted: 0n });
     expect(await balance(alice)).toEqual({ currency: 'CNY', available: 0, held: 0 });
     await topUp(alice, aliceCard, 10_000);
     expect(await balance(alice)).toMatchObject({ available: 10_000, held: 0 });
