@@ -50,6 +50,8 @@ let system: System | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let failedStep: string | null = null;
+/** A failed start (no Chromium, no build, a process that would not start): every step fails with it. */
+let setupError: Error | null = null;
 
 async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: join(resultsDir, `${name}.png`) });
@@ -58,6 +60,7 @@ async function screenshot(name: string): Promise<void> {
 /** Runs a step unless an earlier one failed (then it fails too, saying which), and records failures. */
 function step(name: string, body: () => Promise<void>) {
   it(name, async () => {
+    if (setupError) throw setupError;
     if (failedStep) throw new Error(`not run: the earlier step "${failedStep}" failed`);
     try {
       await body();
@@ -96,18 +99,23 @@ async function waitForOrder(status: 'succeeded'): Promise<void> {
 }
 
 describe('the wallet, end to end', () => {
+  // A throwing beforeAll makes vitest report the steps as skipped; keep the error and fail each step instead.
   beforeAll(async () => {
-    await mkdir(resultsDir, { recursive: true });
-    browser = await launchChromium(); // fails with a clear message when Chromium is missing
-    system = await startSystem();
-    const context = await browser.newContext({
-      viewport: PHONE_VIEWPORT,
-      locale: 'zh-CN',
-      isMobile: true,
-      hasTouch: true,
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    try {
+      await mkdir(resultsDir, { recursive: true });
+      browser = await launchChromium(); // a clear message when Chromium is missing
+      system = await startSystem();
+      const context = await browser.newContext({
+        viewport: PHONE_VIEWPORT,
+        locale: 'zh-CN',
+        isMobile: true,
+        hasTouch: true,
+      });
+      page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+    } catch (error) {
+      setupError = error instanceof Error ? error : new Error(String(error));
+    }
   });
 
   afterAll(async () => {
