@@ -226,6 +226,14 @@ function api(state: { signedIn: boolean }) {
       return json(201, { ...paymentRequest, link: `${url.origin}/pay/${paymentRequest.id}`, qrSvg: qrSvgText });
     if (key.startsWith('GET /v1/wallet/payment-requests/')) return json(200, paymentRequest);
     if (key === 'POST /v1/wallet/payee-preview') return json(200, { maskedName: '*明' });
+    if (key === 'GET /v1/me/limits')
+      return json(200, {
+        accountClass: 'I',
+        perTransaction: 100_000,
+        daily: 100_000,
+        yearly: 100_000,
+        yearlyPeriod: 'since_opening',
+      });
     if (key === 'GET /v1/me/devices') return json(200, fixtures.devices);
     if (key === 'GET /v1/me/passkeys') return json(200, { passkeys: [] });
     if (key === 'POST /v1/me/totp/enrolment')
@@ -292,6 +300,8 @@ async function main(): Promise<void> {
       ['17-change-pin', '/settings/pin', 'change-pin-input'],
       ['19-passkeys', '/settings/passkeys', 'passkeys-empty'],
       ['20-devices', '/settings/devices', 'device-list'],
+      ['20b-kyc', '/settings/kyc', 'kyc-limits'],
+      ['20c-freeze', '/settings/freeze', 'freeze-toggle'],
     ];
     for (const [name, path, ready] of screens) {
       await page.goto(`${url}${path}`);

@@ -28,6 +28,8 @@ const ChangePin = lazy(() => import('./screens/Settings.js').then((module) => ({
 const Totp = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Totp })));
 const Passkeys = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Passkeys })));
 const Devices = lazy(() => import('./screens/Settings.js').then((module) => ({ default: module.Devices })));
+const Verification = lazy(() => import('./screens/Identity.js').then((module) => ({ default: module.Verification })));
+const FreezeAccount = lazy(() => import('./screens/Identity.js').then((module) => ({ default: module.FreezeAccount })));
 const Transfer = lazy(() => import('./screens/Transfer.js').then((module) => ({ default: module.Transfer })));
 
 function RequireSignIn() {
@@ -113,6 +115,8 @@ export function App() {
                 <Route path="settings/totp" element={<Totp />} />
                 <Route path="settings/passkeys" element={<Passkeys />} />
                 <Route path="settings/devices" element={<Devices />} />
+                <Route path="settings/kyc" element={<Verification />} />
+                <Route path="settings/freeze" element={<FreezeAccount />} />
               </Route>
               <Route path="*" element={<Navigate to="/" replace />} />
             </Routes>

@@ -40,6 +40,17 @@ export function Settings() {
         >
           {t('settings.accountClass')}
         </List.Item>
+        <List.Item
+          onClick={() => void navigate('/settings/kyc')}
+          extra={
+            <span data-testid="settings-kyc-state">
+              {profile.kycVerified ? t('settings.kycDone') : t('settings.kycTodo')}
+            </span>
+          }
+          data-testid="settings-kyc"
+        >
+          {t('settings.kyc')}
+        </List.Item>
         <List.Item onClick={() => void navigate('/cards')} data-testid="settings-cards">
           {t('cards.title')}
         </List.Item>
@@ -76,6 +87,9 @@ export function Settings() {
         </List.Item>
         <List.Item onClick={() => void navigate('/settings/devices')} data-testid="settings-devices">
           {t('settings.devices')}
+        </List.Item>
+        <List.Item onClick={() => void navigate('/settings/freeze')} data-testid="settings-freeze">
+          {t('settings.freeze')}
         </List.Item>
       </List>
       <List header={t('settings.language')}>
