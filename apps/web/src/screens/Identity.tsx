@@ -82,6 +82,7 @@ export function Verification() {
               value={name}
               onChange={setName}
               autoComplete="name"
+              placeholder={t('kyc.namePlaceholder')}
               aria-label={t('kyc.name')}
               data-testid="kyc-name"
             />
