@@ -309,8 +309,8 @@ export class RiskService {
   /** Sizes for metrics and the bounded-memory tests. */
   stats() {
     return {
-      series: this.#state.series.size,
-      seriesEvicted: this.#state.series.evicted,
+      series: Object.values(this.#state.series).reduce((sum, keys) => sum + keys.size, 0),
+      seriesEvicted: Object.values(this.#state.series).reduce((sum, keys) => sum + keys.evicted, 0),
       profiles: this.#state.profiles.size,
       profilesEvicted: this.#state.profiles.evicted,
       awaitingOutcome: this.#awaitingOutcome.size,

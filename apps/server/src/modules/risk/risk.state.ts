@@ -36,7 +36,7 @@ export interface TimedEvent extends RiskEvent {
 }
 
 export interface RiskStateLimits {
-  /** Keys with a sliding-window series (one per dimension, value and kind). */
+  /** Keys with sliding-window series, per dimension (a customer, a device, an IP, …). */
   seriesMax: number;
   /** Customers with a profile. */
   profilesMax: number;
@@ -56,9 +56,14 @@ export const defaultStateLimits: RiskStateLimits = {
   knownPerCustomerMax: 50,
 };
 
-/** A Map used as an LRU: reads move an entry to the back, inserts past the cap drop the front. */
+/**
+ * A bounded map that evicts the least recently used entry, approximately: CLOCK ("second chance"). A read
+ * only sets a flag, so the hot path never reorders a large Map (deleting and re-adding leaves tombstones,
+ * and the rehash that clears them is a multi-millisecond pause on a table of 100,000s of keys). At
+ * eviction, entries read since they were last passed go to the back instead of out.
+ */
 export class BoundedLru<K, V> {
-  readonly #entries = new Map<K, V>();
+  readonly #entries = new Map<K, { value: V; referenced: boolean }>();
   #evicted = 0;
   constructor(readonly maxEntries: number) {
     if (!(Number.isInteger(maxEntries) && maxEntries > 0))
@@ -71,31 +76,37 @@ export class BoundedLru<K, V> {
     return this.#evicted;
   }
   get(key: K): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
-    }
-    return value;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    entry.referenced = true;
+    return entry.value;
+  }
+  /** Looks without counting as a use (evaluation reads; recorded activity keeps a key alive). */
+  peek(key: K): V | undefined {
+    return this.#entries.get(key)?.value;
   }
   delete(key: K): void {
     this.#entries.delete(key);
-  }
-  /** Looks without touching the order (dry-run and reporting). */
-  peek(key: K): V | undefined {
-    return this.#entries.get(key);
   }
   getOrCreate(key: K, create: () => V): V {
     const existing = this.get(key);
     if (existing !== undefined) return existing;
     const value = create();
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next().value as K;
-      this.#entries.delete(oldest);
-      this.#evicted += 1;
-    }
+    if (this.#entries.size >= this.maxEntries) this.#evictOne();
+    this.#entries.set(key, { value, referenced: false });
     return value;
+  }
+  #evictOne(): void {
+    // Each step clears a flag or evicts, so this ends within size + 1 steps.
+    for (const [key, entry] of this.#entries) {
+      this.#entries.delete(key);
+      if (!entry.referenced) {
+        this.#evicted += 1;
+        return;
+      }
+      entry.referenced = false;
+      this.#entries.set(key, entry);
+    }
   }
 }
 
@@ -236,26 +247,42 @@ export function dimensionValue(event: RiskEvent, dimension: VelocityDimension): 
 }
 
 const allDimensions: readonly VelocityDimension[] = ['customer', 'device', 'ip', 'card', 'merchant', 'counterparty'];
+const kindIndex: Readonly<Record<RiskEventKind, number>> = {
+  top_up: 0,
+  withdrawal: 1,
+  p2p_transfer: 2,
+  qr_payment: 3,
+  code_payment: 4,
+  refund: 5,
+};
+const KINDS = 6;
 
-export function seriesKey(
-  measure: 'attempts' | 'completed',
-  dimension: VelocityDimension,
-  kind: RiskEventKind,
-  value: string,
-): string {
-  return `${measure}|${dimension}|${kind}|${value}`;
+/** One key's series: attempts for each event kind, then completed for each. */
+type SeriesSlots = (EventSeries | undefined)[];
+
+function slotOf(measure: 'attempts' | 'completed', kind: RiskEventKind): number {
+  return (measure === 'attempts' ? 0 : KINDS) + kindIndex[kind];
 }
 
 export class RiskState {
   readonly limits: RiskStateLimits;
-  readonly series: BoundedLru<string, EventSeries>;
+  /** Per dimension, the value's series (the map is keyed by the event's own string: no key is built per look-up). */
+  readonly series: Readonly<Record<VelocityDimension, BoundedLru<string, SeriesSlots>>>;
   readonly profiles: BoundedLru<string, CustomerProfile>;
   #keepMs: number;
   readonly #utcOffsetMs: number;
 
   constructor(options: { limits?: Partial<RiskStateLimits>; keepSeconds: number; utcOffsetMinutes: number }) {
     this.limits = { ...defaultStateLimits, ...options.limits };
-    this.series = new BoundedLru(this.limits.seriesMax);
+    const keys = () => new BoundedLru<string, SeriesSlots>(this.limits.seriesMax);
+    this.series = {
+      customer: keys(),
+      device: keys(),
+      ip: keys(),
+      card: keys(),
+      merchant: keys(),
+      counterparty: keys(),
+    };
     this.profiles = new BoundedLru(this.limits.profilesMax);
     this.#keepMs = options.keepSeconds * 1000;
     this.#utcOffsetMs = options.utcOffsetMinutes * 60_000;
@@ -294,7 +321,8 @@ export class RiskState {
     for (const dimension of allDimensions) {
       const value = dimensionValue(event, dimension);
       if (value === undefined) continue;
-      const series = this.series.getOrCreate(seriesKey(measure, dimension, event.kind, value), () => new EventSeries());
+      const slots = this.series[dimension].getOrCreate(value, () => []);
+      const series = (slots[slotOf(measure, event.kind)] ??= new EventSeries());
       series.add(event.occurredAtMs, amount, keepFromMs, this.limits.seriesEntriesMax);
     }
   }
@@ -310,8 +338,10 @@ export class RiskState {
   ): { count: number; amount: number } {
     let count = 0;
     let amount = 0;
+    const slots = this.series[dimension].peek(value);
+    if (slots === undefined) return { count, amount };
     for (const kind of kinds) {
-      const found = this.series.peek(seriesKey(measure, dimension, kind, value))?.window(fromMs, toMs);
+      const found = slots[slotOf(measure, kind)]?.window(fromMs, toMs);
       if (found) {
         count += found.count;
         amount += found.amount;

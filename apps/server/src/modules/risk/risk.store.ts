@@ -76,6 +76,7 @@ export class RiskEventWriter {
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #failedAttempts = 0;
+  #flushScheduled = false;
   dropped = 0;
   written = 0;
 
@@ -100,7 +101,14 @@ export class RiskEventWriter {
       return;
     }
     this.#queue.push(write);
-    if (this.#queue.length >= this.#options.batchMax) this.#flushInBackground();
+    // Never inside the caller's turn: evaluate() stays free of database work, even the first step of it.
+    if (this.#queue.length === this.#options.batchMax && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flushInBackground();
+      });
+    }
   }
 
   #flushInBackground(): void {
