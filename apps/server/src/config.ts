@@ -95,6 +95,11 @@ const configSchema = z.object({
     .transform((value) => value.split(',').map((origin) => origin.trim()))
     .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1))
     .default(['http://localhost:3000']),
+  OPS_API_TOKEN: z.string().min(16).optional(),
+  WEBHOOK_INTERVAL_MS: integer(100, 3_600_000).default(2_000),
+  WEBHOOK_ATTEMPTS_MAX: integer(1, 30).default(8),
+  WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000).default(30_000),
+  WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(10_000),
 });
 
 export type ConfigVariable = keyof z.input<typeof configSchema>;
@@ -287,6 +292,29 @@ const variableDocs = {
     description: 'Comma-separated origins the web app is served from (checked in passkey responses).',
     expected: 'must be comma-separated http(s) origins',
     defaultText: 'http://localhost:3000',
+  },
+  OPS_API_TOKEN: {
+    description:
+      'Bearer token for the interim operations routes (`/v1/ops/…`: merchant review) until the ops console exists. Unset: those routes answer 401.',
+    expected: 'must be at least 16 characters',
+    secret: true,
+  },
+  WEBHOOK_INTERVAL_MS: {
+    description: 'How often outbox events become webhook deliveries and due deliveries are sent.',
+    expected: 'must be an integer from 100 to 3600000',
+  },
+  WEBHOOK_ATTEMPTS_MAX: {
+    description: 'Attempts per webhook delivery before it is marked failed (it can still be replayed).',
+    expected: 'must be an integer from 1 to 30',
+  },
+  WEBHOOK_RETRY_BASE_MS: {
+    description:
+      'Back-off after the first failed webhook attempt; it doubles after each further failure (at most 6 hours).',
+    expected: 'must be an integer from 10 to 3600000',
+  },
+  WEBHOOK_TIMEOUT_MS: {
+    description: 'Time limit of one webhook request in milliseconds.',
+    expected: 'must be an integer from 100 to 60000',
   },
 } satisfies Record<ConfigVariable, VariableDoc>;
 

@@ -81,6 +81,7 @@ async function main(): Promise<void> {
           intervalMs: config.BANK_POLL_INTERVAL_MS,
           run: () => services.wallet.pollOpenOrders(),
         },
+        { name: 'merchants.webhooks', intervalMs: config.WEBHOOK_INTERVAL_MS, run: () => services.webhooks.run() },
       ],
       logger,
     );

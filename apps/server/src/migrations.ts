@@ -6,8 +6,11 @@ import type { Migration } from '@yika/db';
 import { ledgerMigrations } from '@yika/ledger';
 import { cardsMigrations } from './modules/cards/index.js';
 import { identityMigrations } from './modules/identity/identity.schema.js';
+import { merchantsMigrations } from './modules/merchants/index.js';
+import { paymentsMigrations } from './modules/payments/index.js';
 import { walletMigrations } from './modules/wallet/index.js';
 import { idempotencyMigrations } from './platform/idempotency.js';
+import { outboxMigrations } from './platform/outbox.js';
 
 export const serverMigrations: readonly Migration[] = [
   ...ledgerMigrations,
@@ -15,4 +18,7 @@ export const serverMigrations: readonly Migration[] = [
   ...identityMigrations,
   ...cardsMigrations,
   ...walletMigrations,
+  ...outboxMigrations,
+  ...merchantsMigrations,
+  ...paymentsMigrations,
 ];

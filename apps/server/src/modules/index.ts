@@ -7,6 +7,14 @@
 import type { AppModule } from '../platform/module.js';
 import { cardsModule } from './cards/index.js';
 import { identityModule } from './identity/index.js';
+import { merchantsModule } from './merchants/index.js';
+import { paymentsModule } from './payments/index.js';
 import { walletModule } from './wallet/index.js';
 
-export const modules: readonly AppModule[] = [identityModule, cardsModule, walletModule];
+export const modules: readonly AppModule[] = [
+  identityModule,
+  cardsModule,
+  walletModule,
+  merchantsModule,
+  paymentsModule,
+];

@@ -63,6 +63,14 @@ export interface WalletServiceOptions {
 
 export class WalletError extends DomainError {}
 
+/** How much a customer paid out through another module: today and this year (or since opening), in fen. */
+export type OutgoingSource = (
+  tx: SqlExecutor,
+  customerId: string,
+  timeZone: string,
+  sinceOpening: boolean,
+) => Promise<{ today: bigint; year: bigint }>;
+
 const insufficientFunds = () =>
   new WalletError({
     code: 'insufficient_funds',
@@ -162,6 +170,7 @@ export class WalletService {
   readonly #stepUpThreshold: bigint;
   readonly #deadlineMs: number;
   readonly #timeZone: string;
+  readonly #outgoingSources: OutgoingSource[] = [];
 
   constructor(options: WalletServiceOptions) {
     this.#db = options.db;
@@ -347,6 +356,45 @@ export class WalletService {
             createdAt: new Date().toISOString(),
           },
         };
+      }),
+    );
+  }
+
+  /**
+   * Money leaving wallets through another module (merchant payments) counts against the same limits:
+   * that module registers how much a customer paid through it today and this year.
+   */
+  countOutgoing(source: OutgoingSource): void {
+    this.#outgoingSources.push(source);
+  }
+
+  /**
+   * Pays a merchant with the wallet's own checks: account state, limits (under the customer's lock),
+   * PIN, and the second factor for large amounts. `operation.run` writes the caller's rows and ledger
+   * transfers (debiting `payerAccountId`) in the same transaction as the idempotency record.
+   */
+  async payMerchant<Body>(
+    payerId: string,
+    input: { amount: bigint; pin: string; stepUp?: StepUpProof | undefined },
+    operation: {
+      scope: string;
+      idempotencyKey: string;
+      request: object;
+      run(tx: SqlExecutor, payerAccountId: string): Promise<StoredResponse<Body>>;
+    },
+  ): Promise<StoredResponse<Body> & { replayed: boolean }> {
+    checkAmount(input.amount);
+    await this.#identity.assertCanMoveMoney(payerId);
+    const limits = await this.#identity.limitsFor(payerId);
+    if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
+    await this.#identity.verifyPaymentPin(payerId, input.pin);
+    await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
+    await this.openWallet(payerId);
+    return this.#db.transaction((tx) =>
+      once(tx, `${operation.scope}:${payerId}`, operation.idempotencyKey, operation.request, async () => {
+        await this.#lockCustomer(tx, payerId);
+        await this.#checkLimits(tx, payerId, input.amount, limits);
+        return operation.run(tx, walletAccountId(payerId));
       }),
     );
   }
@@ -615,8 +663,13 @@ export class WalletService {
        from outgoing`,
       [customerId, this.#timeZone, limits.yearlyPeriod === 'since_opening'],
     );
-    const today = BigInt(rows[0]?.today ?? 0);
-    const year = BigInt(rows[0]?.year ?? 0);
+    let today = BigInt(rows[0]?.today ?? 0);
+    let year = BigInt(rows[0]?.year ?? 0);
+    for (const source of this.#outgoingSources) {
+      const elsewhere = await source(tx, customerId, this.#timeZone, limits.yearlyPeriod === 'since_opening');
+      today += elsewhere.today;
+      year += elsewhere.year;
+    }
     if (today + amount > limits.daily) throw limitExceeded('daily', limits.daily);
     if (year + amount > limits.yearly) throw limitExceeded('yearly', limits.yearly);
   }

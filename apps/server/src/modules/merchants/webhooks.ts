@@ -1,0 +1,220 @@
+/**
+ * Webhook delivery: outbox events about a merchant become one delivery per live endpoint, posted signed
+ * (HMAC-SHA256 over `${t}.${body}`, header `yika-signature: t=…,v1=…`) and retried with exponential
+ * back-off up to a bounded number of attempts; every attempt is logged, and any delivery can be replayed.
+ */
+import { createHmac } from 'node:crypto';
+import type { Database, SqlExecutor } from '@yika/db';
+import { newId } from '@yika/ledger';
+import type { DataCipher } from '../../platform/crypto.js';
+import { NotFoundError } from '../../platform/errors.js';
+import { dispatchEvents, type OutboxEvent } from '../../platform/outbox.js';
+import { webhookSecretContext } from './merchants.service.js';
+
+export const SIGNATURE_HEADER = 'yika-signature';
+/** Most deliveries attempted in one round. */
+export const DELIVERY_BATCH_MAX = 50;
+/** Back-off never waits longer than this between attempts. */
+export const RETRY_DELAY_MAX_MS = 6 * 3_600_000;
+
+export interface WebhookOptions {
+  db: Database;
+  cipher: DataCipher;
+  attemptsMax: number;
+  retryBaseMs: number;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  now?: () => Date;
+}
+
+export interface DeliveryView {
+  id: string;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  replayOf: string | null;
+  createdAt: string;
+  log: { attemptedAt: string; responseStatus: number | null; error: string | null; durationMs: number }[];
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`. */
+export function signWebhook(secret: string, body: string, unixSeconds: number): string {
+  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${body}`, 'utf8').digest('hex');
+  return `t=${unixSeconds},v1=${v1}`;
+}
+
+/** Exponential back-off after the n-th failed attempt (n ≥ 1): base × 2^(n−1), capped. */
+export function retryDelayMs(attempt: number, baseMs: number): number {
+  return Math.min(baseMs * 2 ** Math.min(attempt - 1, 30), RETRY_DELAY_MAX_MS);
+}
+
+interface DeliveryRow {
+  id: string;
+  event_id: string;
+  event_type: string;
+  merchant_id: string;
+  endpoint_id: string;
+  body: string;
+  status: DeliveryView['status'];
+  attempts: number;
+  next_attempt_at: Date | string;
+  replay_of: string | null;
+  created_at: Date | string;
+}
+
+export class WebhookService {
+  readonly #options: WebhookOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: WebhookOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** One round of the job: turn new outbox events into deliveries, then attempt the due ones. */
+  async run(): Promise<{ events: number; attempted: number }> {
+    const events = await dispatchEvents(this.#options.db, (tx, batch) => this.#fanOut(tx, batch));
+    const attempted = await this.deliverDue();
+    return { events, attempted };
+  }
+
+  async #fanOut(tx: SqlExecutor, events: OutboxEvent[]): Promise<void> {
+    for (const event of events) {
+      const match = /^merchant:(.+)$/.exec(event.subject);
+      if (!match) continue;
+      const merchantId = match[1]!;
+      const { rows: endpoints } = await tx.query<{ id: string }>(
+        `select id from merchant_webhook_endpoints where merchant_id = $1 and disabled_at is null`,
+        [merchantId],
+      );
+      const body = JSON.stringify({ id: event.id, type: event.type, createdAt: event.createdAt, data: event.payload });
+      for (const endpoint of endpoints) {
+        await tx.query(
+          `insert into merchant_webhook_deliveries (id, event_id, event_type, merchant_id, endpoint_id, body, status)
+           values ($1, $2, $3, $4, $5, $6, 'pending')`,
+          [newId(), event.id, event.type, merchantId, endpoint.id, body],
+        );
+      }
+    }
+  }
+
+  /** Attempts every due delivery (at most DELIVERY_BATCH_MAX); returns how many were attempted. */
+  async deliverDue(): Promise<number> {
+    // Claim: push next_attempt_at past the request timeout so another process does not send it meanwhile.
+    const leaseMs = this.#options.timeoutMs + 5_000;
+    const { rows } = await this.#options.db.query<DeliveryRow & { url: string; secret_ciphertext: string }>(
+      `with due as (
+         select id from merchant_webhook_deliveries where status = 'pending' and next_attempt_at <= now()
+         order by next_attempt_at limit $1 for update skip locked
+       )
+       update merchant_webhook_deliveries d set next_attempt_at = now() + ($2 || ' milliseconds')::interval
+       from due, merchant_webhook_endpoints e
+       where d.id = due.id and e.id = d.endpoint_id
+       returning d.*, e.url, e.secret_ciphertext`,
+      [DELIVERY_BATCH_MAX, String(leaseMs)],
+    );
+    await Promise.all(rows.map((row) => this.#attempt(row)));
+    return rows.length;
+  }
+
+  async #attempt(row: DeliveryRow & { url: string; secret_ciphertext: string }): Promise<void> {
+    const secret = this.#options.cipher.decrypt(row.secret_ciphertext, webhookSecretContext(row.endpoint_id));
+    const now = this.#options.now?.() ?? new Date();
+    const signature = signWebhook(secret, row.body, Math.floor(now.getTime() / 1000));
+    const started = performance.now();
+    let responseStatus: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await this.#fetch(row.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'yika-event-id': row.event_id },
+        body: row.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      });
+      responseStatus = response.status;
+      await response.body?.cancel();
+    } catch (caught) {
+      error = caught instanceof Error ? caught.message.slice(0, 200) : 'request failed';
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const succeeded = responseStatus !== null && responseStatus >= 200 && responseStatus < 300;
+    if (!succeeded && error === null) error = `HTTP ${responseStatus}`;
+    const attempts = row.attempts + 1;
+    const status = succeeded ? 'succeeded' : attempts >= this.#options.attemptsMax ? 'failed' : 'pending';
+    await this.#options.db.transaction(async (tx) => {
+      await tx.query(
+        `insert into merchant_webhook_attempts (id, delivery_id, response_status, error, duration_ms) values ($1, $2, $3, $4, $5)`,
+        [newId(), row.id, responseStatus, error, durationMs],
+      );
+      await tx.query(
+        `update merchant_webhook_deliveries set attempts = $2, status = $3,
+           next_attempt_at = now() + ($4 || ' milliseconds')::interval,
+           completed_at = case when $3 = 'pending' then null else now() end
+         where id = $1`,
+        [row.id, attempts, status, String(retryDelayMs(attempts, this.#options.retryBaseMs))],
+      );
+    });
+  }
+
+  async deliveries(merchantId: string, limit = 50): Promise<DeliveryView[]> {
+    const { rows } = await this.#options.db.query<DeliveryRow>(
+      `select * from merchant_webhook_deliveries where merchant_id = $1 order by created_at desc, id desc limit $2`,
+      [merchantId, Math.min(Math.max(limit, 1), 100)],
+    );
+    return Promise.all(rows.map((row) => this.#view(row)));
+  }
+
+  async delivery(merchantId: string, deliveryId: string): Promise<DeliveryView> {
+    const { rows } = await this.#options.db.query<DeliveryRow>(
+      `select * from merchant_webhook_deliveries where id = $1 and merchant_id = $2`,
+      [deliveryId, merchantId],
+    );
+    if (!rows[0]) throw new NotFoundError('No such webhook delivery.');
+    return this.#view(rows[0]);
+  }
+
+  /** Sends a delivery's event again, as a new delivery to the same endpoint, attempted at the next round. */
+  async replay(merchantId: string, deliveryId: string): Promise<DeliveryView> {
+    const original = await this.delivery(merchantId, deliveryId);
+    const id = newId();
+    await this.#options.db.query(
+      `insert into merchant_webhook_deliveries (id, event_id, event_type, merchant_id, endpoint_id, body, status, replay_of)
+       select $1, event_id, event_type, merchant_id, endpoint_id, body, 'pending', id from merchant_webhook_deliveries where id = $2`,
+      [id, original.id],
+    );
+    return this.delivery(merchantId, id);
+  }
+
+  async #view(row: DeliveryRow): Promise<DeliveryView> {
+    const { rows } = await this.#options.db.query<{
+      attempted_at: Date | string;
+      response_status: number | null;
+      error: string | null;
+      duration_ms: number;
+    }>(
+      `select attempted_at, response_status, error, duration_ms from merchant_webhook_attempts where delivery_id = $1 order by attempted_at limit 100`,
+      [row.id],
+    );
+    return {
+      id: row.id,
+      eventId: row.event_id,
+      eventType: row.event_type,
+      endpointId: row.endpoint_id,
+      status: row.status,
+      attempts: row.attempts,
+      nextAttemptAt: row.status === 'pending' ? new Date(row.next_attempt_at).toISOString() : null,
+      replayOf: row.replay_of,
+      createdAt: new Date(row.created_at).toISOString(),
+      log: rows.map((attempt) => ({
+        attemptedAt: new Date(attempt.attempted_at).toISOString(),
+        responseStatus: attempt.response_status,
+        error: attempt.error,
+        durationMs: attempt.duration_ms,
+      })),
+    };
+  }
+}

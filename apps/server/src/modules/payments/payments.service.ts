@@ -1,0 +1,788 @@
+/**
+ * Collecting money for merchants: merchant-presented QR codes (static and dynamic), online checkout
+ * orders, payments and refunds. A payment is one linked chain posted in the same transaction as its rows,
+ * its idempotency record and its outbox event: customer wallet → merchant settlement (gross), then
+ * merchant settlement → Yika fee income (fee). Refunds reverse it in proportion. Knows nothing of HTTP.
+ */
+import type { Database, SqlExecutor } from '@yika/db';
+import { isUuid, newId, TransferFlags, transferId, type Ledger, type TransferInput } from '@yika/ledger';
+import { DomainError, NotFoundError } from '../../platform/errors.js';
+import { once, type StoredResponse } from '../../platform/idempotency.js';
+import { appendEvent } from '../../platform/outbox.js';
+import type { StepUpProof } from '../identity/index.js';
+import { CNY, FEE_INCOME_ACCOUNT_ID, type MerchantsService, type MerchantView } from '../merchants/index.js';
+import type { WalletService } from '../wallet/index.js';
+import { buildYikaMpm, EmvcoError, formatAmount, parseMpm, YIKA_GUID } from './emvco.js';
+import { feeFor, refundFeeShare } from './fees.js';
+
+export const PaymentTransferCode = {
+  merchantPayment: 201,
+  merchantFee: 202,
+  refund: 203,
+  refundFee: 204,
+} as const;
+
+/** Orders live between a minute and 30 days; 15 minutes unless the merchant says otherwise. */
+export const ORDER_TTL_SECONDS_MIN = 60;
+export const ORDER_TTL_SECONDS_MAX = 30 * 86_400;
+export const ORDER_TTL_SECONDS_DEFAULT = 900;
+/** Most fen in one payment (as the wallet's ceiling). */
+export const PAYMENT_AMOUNT_MAX = 100_000_000_000n;
+export const PAGE_LIMIT_MAX = 100;
+
+export class PaymentError extends DomainError {}
+
+const problem = (code: string, status: number, title: string, detail: string, extensions?: Record<string, unknown>) =>
+  new PaymentError({ code, status, title, detail, ...(extensions ? { extensions } : {}) });
+
+export type OrderStatus = 'open' | 'paid' | 'closed' | 'expired';
+
+export interface OrderView {
+  id: string;
+  merchantId: string;
+  channel: 'qr' | 'checkout';
+  amount: number;
+  currency: string;
+  description: string | null;
+  merchantOrderNo: string | null;
+  notifyUrl: string | null;
+  returnUrl: string | null;
+  status: OrderStatus;
+  paymentId: string | null;
+  qrPayload: string;
+  expiresAt: string;
+  createdAt: string;
+}
+
+export interface PaymentView {
+  id: string;
+  merchantId: string;
+  merchantName: string;
+  orderId: string | null;
+  method: 'static_qr' | 'dynamic_qr' | 'checkout';
+  amount: number;
+  fee: number;
+  feeRateBps: number;
+  refundedAmount: number;
+  currency: string;
+  /** The state of its ledger transfers. */
+  status: 'succeeded' | 'processing';
+  createdAt: string;
+}
+
+export interface RefundView {
+  id: string;
+  paymentId: string;
+  amount: number;
+  feeShare: number;
+  reason: string | null;
+  status: 'succeeded' | 'processing';
+  createdAt: string;
+}
+
+export interface QrPreview {
+  kind: 'static' | 'dynamic';
+  merchant: { id: string; displayName: string; city: string; mcc: string };
+  amount: number | null;
+  currency: string;
+  orderId: string | null;
+  description: string | null;
+  expiresAt: string | null;
+}
+
+interface OrderRow {
+  id: string;
+  merchant_id: string;
+  channel: 'qr' | 'checkout';
+  reference: string;
+  amount: string | number | bigint;
+  currency: string;
+  description: string | null;
+  merchant_order_no: string | null;
+  notify_url: string | null;
+  return_url: string | null;
+  status: 'open' | 'paid' | 'closed';
+  payment_id: string | null;
+  expires_at: Date | string;
+  created_at: Date | string;
+  expired: boolean;
+}
+
+interface PaymentRow {
+  id: string;
+  merchant_id: string;
+  order_id: string | null;
+  method: PaymentView['method'];
+  customer_id: string;
+  payer_account_id: string;
+  amount: string | number | bigint;
+  fee: string | number | bigint;
+  fee_rate_bps: number;
+  currency: string;
+  gross_transfer_id: string;
+  fee_transfer_id: string | null;
+  created_at: Date | string;
+  refunded: string | number | bigint | null;
+  fee_refunded: string | number | bigint | null;
+}
+
+interface RefundRow {
+  id: string;
+  payment_id: string;
+  amount: string | number | bigint;
+  fee_share: string | number | bigint;
+  reason: string | null;
+  gross_transfer_id: string;
+  created_at: Date | string;
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+/** A UUID as 22 base64url characters: fits EMVCo's 25-character reference label (62.05). */
+export function orderReference(orderId: string): string {
+  return Buffer.from(orderId.replaceAll('-', ''), 'hex').toString('base64url');
+}
+
+const PAYMENT_SELECT = `select p.*,
+  (select sum(amount) from merchant_refunds r where r.payment_id = p.id)::text as refunded,
+  (select sum(fee_share) from merchant_refunds r where r.payment_id = p.id)::text as fee_refunded
+  from merchant_payments p`;
+
+export interface PaymentsServiceOptions {
+  db: Database;
+  ledger: Ledger;
+  merchants: MerchantsService;
+  wallet: WalletService;
+}
+
+export class PaymentsService {
+  readonly #db: Database;
+  readonly #ledger: Ledger;
+  readonly #merchants: MerchantsService;
+  readonly #wallet: WalletService;
+
+  constructor(options: PaymentsServiceOptions) {
+    this.#db = options.db;
+    this.#ledger = options.ledger;
+    this.#merchants = options.merchants;
+    this.#wallet = options.wallet;
+  }
+
+  // ---- codes and orders (merchant side) ----
+
+  /** The merchant's static code: the customer enters the amount. */
+  async staticCode(merchantId: string): Promise<string> {
+    const merchant = await this.#merchants.activeMerchant(merchantId);
+    return this.#payload(merchant);
+  }
+
+  #payload(merchant: MerchantView, order?: { id: string; amount: bigint }): string {
+    return buildYikaMpm({
+      merchantId: merchant.id,
+      mcc: merchant.mcc,
+      merchantName: truncate(merchant.displayName, 25),
+      merchantCity: truncate(merchant.city, 15),
+      currencyNumeric: CNY.numeric,
+      ...(order ? { amountMinor: order.amount, orderReference: orderReference(order.id) } : {}),
+    });
+  }
+
+  /** An order for a fixed amount, paid once before it expires: by dynamic QR or by online checkout. */
+  async createOrder(
+    merchantId: string,
+    input: {
+      channel: 'qr' | 'checkout';
+      amount: bigint;
+      description?: string | undefined;
+      merchantOrderNo?: string | undefined;
+      expiresInSeconds?: number | undefined;
+      notifyUrl?: string | undefined;
+      returnUrl?: string | undefined;
+    },
+  ): Promise<OrderView> {
+    checkAmount(input.amount);
+    await this.#merchants.activeMerchant(merchantId);
+    const ttl = input.expiresInSeconds ?? ORDER_TTL_SECONDS_DEFAULT;
+    if (ttl < ORDER_TTL_SECONDS_MIN || ttl > ORDER_TTL_SECONDS_MAX) {
+      throw problem(
+        'expiry_out_of_range',
+        422,
+        'Expiry out of range',
+        `An order expires between ${ORDER_TTL_SECONDS_MIN} and ${ORDER_TTL_SECONDS_MAX} seconds from now.`,
+      );
+    }
+    const id = newId();
+    try {
+      await this.#db.query(
+        `insert into payment_orders (id, merchant_id, channel, reference, amount, currency, description, merchant_order_no,
+           notify_url, return_url, status, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', now() + ($11 || ' seconds')::interval)`,
+        [
+          id,
+          merchantId,
+          input.channel,
+          orderReference(id),
+          input.amount.toString(),
+          CNY.code,
+          input.description ?? null,
+          input.merchantOrderNo ?? null,
+          input.notifyUrl ?? null,
+          input.returnUrl ?? null,
+          String(ttl),
+        ],
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw problem(
+          'merchant_order_no_in_use',
+          409,
+          'Order number in use',
+          'This merchant order number was already used.',
+        );
+      }
+      throw error;
+    }
+    return this.order(merchantId, id);
+  }
+
+  async order(merchantId: string, orderId: string): Promise<OrderView> {
+    const row = await this.#loadOrder(this.#db, orderId);
+    if (!row || row.merchant_id !== merchantId) throw new NotFoundError('No such order.');
+    return this.#orderView(row);
+  }
+
+  async #orderView(row: OrderRow): Promise<OrderView> {
+    const merchant = await this.#merchants.get(row.merchant_id);
+    return {
+      id: row.id,
+      merchantId: row.merchant_id,
+      channel: row.channel,
+      amount: Number(row.amount),
+      currency: row.currency,
+      description: row.description,
+      merchantOrderNo: row.merchant_order_no,
+      notifyUrl: row.notify_url,
+      returnUrl: row.return_url,
+      status: row.status === 'open' && row.expired ? 'expired' : row.status,
+      paymentId: row.payment_id,
+      qrPayload: this.#payload(merchant, { id: row.id, amount: BigInt(row.amount) }),
+      expiresAt: iso(row.expires_at),
+      createdAt: iso(row.created_at),
+    };
+  }
+
+  /** Closes an open order so it can no longer be paid. Closing a closed order is a no-op. */
+  async closeOrder(merchantId: string, orderId: string): Promise<OrderView> {
+    await this.#db.transaction(async (tx) => {
+      const row = await this.#loadOrder(tx, orderId, true);
+      if (!row || row.merchant_id !== merchantId) throw new NotFoundError('No such order.');
+      if (row.status === 'paid')
+        throw problem('order_paid', 409, 'Order paid', 'This order is paid: refund it instead.');
+      await tx.query(
+        `update payment_orders set status = 'closed', completed_at = coalesce(completed_at, now()) where id = $1`,
+        [orderId],
+      );
+    });
+    return this.order(merchantId, orderId);
+  }
+
+  async #loadOrder(executor: SqlExecutor, orderId: string, lock = false): Promise<OrderRow | undefined> {
+    if (!isUuid(orderId)) return undefined;
+    const { rows } = await executor.query<OrderRow>(
+      `select *, expires_at <= now() as expired from payment_orders where id = $1${lock ? ' for update' : ''}`,
+      [orderId],
+    );
+    return rows[0];
+  }
+
+  // ---- the customer side ----
+
+  /** What a scanned code asks for: any EMVCo payload is parsed; only Yika's can be paid here. */
+  async previewQr(payload: string): Promise<QrPreview> {
+    const resolved = await this.#resolveQr(payload);
+    const { merchant, order } = resolved;
+    return {
+      kind: order ? 'dynamic' : 'static',
+      merchant: { id: merchant.id, displayName: merchant.displayName, city: merchant.city, mcc: merchant.mcc },
+      amount: order ? Number(order.amount) : null,
+      currency: CNY.code,
+      orderId: order?.id ?? null,
+      description: order?.description ?? null,
+      expiresAt: order ? iso(order.expires_at) : null,
+    };
+  }
+
+  async #resolveQr(payload: string): Promise<{ merchant: MerchantView; order: OrderRow | null }> {
+    let parsed;
+    try {
+      parsed = parseMpm(payload.trim());
+    } catch (error) {
+      if (error instanceof EmvcoError) {
+        throw problem('qr_invalid', 422, 'Not a valid EMVCo code', error.message, {
+          dataObject: error.path,
+          offset: error.offset,
+        });
+      }
+      throw error;
+    }
+    const account = parsed.merchantAccounts.find((candidate) => candidate.globallyUniqueId === YIKA_GUID);
+    if (!account) {
+      throw problem(
+        'qr_not_yika',
+        422,
+        'Not a Yika code',
+        `This is a valid EMVCo code of ${parsed.merchantName}, but not one Yika can pay: it carries no ${YIKA_GUID} merchant account.`,
+      );
+    }
+    const merchantId = account.fields['01'] ?? '';
+    const unknown = () => problem('qr_unknown_merchant', 422, 'Unknown merchant', 'No Yika merchant has this code.');
+    if (!isUuid(merchantId)) throw unknown();
+    const merchant = await this.#merchants.get(merchantId).catch((error: unknown) => {
+      if (error instanceof NotFoundError) throw unknown();
+      throw error;
+    });
+    if (merchant.status !== 'approved') throw problemMerchantNotActive(merchant.status);
+    if (parsed.currency !== CNY.numeric) {
+      throw problem('qr_invalid', 422, 'Not a valid EMVCo code', `Currency ${parsed.currency} is not CNY (156).`);
+    }
+    if (parsed.pointOfInitiation !== 'dynamic') return { merchant, order: null };
+    const reference = parsed.additionalData['05'];
+    const { rows } = await this.#db.query<OrderRow>(
+      `select *, expires_at <= now() as expired from payment_orders where reference = $1`,
+      [reference ?? ''],
+    );
+    const order = rows[0];
+    if (!order || order.merchant_id !== merchant.id) {
+      throw problem('qr_unknown_order', 422, 'Unknown order', 'This dynamic code names no order of this merchant.');
+    }
+    if (parsed.amount !== formatAmount(BigInt(order.amount))) {
+      throw problem('qr_invalid', 422, 'Not a valid EMVCo code', "The code's amount differs from its order's.");
+    }
+    return { merchant, order };
+  }
+
+  /** Pays a scanned code: a static code's amount is the customer's, a dynamic code's is its order's. */
+  async payQr(
+    customerId: string,
+    input: { payload: string; amount?: bigint | undefined; pin: string; stepUp?: StepUpProof | undefined },
+    idempotencyKey: string,
+  ) {
+    const { merchant, order } = await this.#resolveQr(input.payload);
+    const request = { kind: 'qr', payload: input.payload.trim(), amount: input.amount };
+    if (order) return this.#payOrder(customerId, order, input, request, idempotencyKey);
+    if (input.amount === undefined) {
+      throw problem('amount_required', 422, 'Amount required', 'This code has no amount: enter one.');
+    }
+    checkAmount(input.amount);
+    return this.#wallet.payMerchant(
+      customerId,
+      { amount: input.amount, pin: input.pin, stepUp: input.stepUp },
+      {
+        scope: 'payments.pay',
+        idempotencyKey,
+        request,
+        run: (tx, payerAccountId) =>
+          this.#record(tx, {
+            id: newId(),
+            merchant,
+            order: null,
+            method: 'static_qr',
+            customerId,
+            payerAccountId,
+            amount: input.amount!,
+          }),
+      },
+    );
+  }
+
+  /** The hosted checkout page's view of an order (no merchant secrets, no customer data). */
+  async checkout(orderId: string): Promise<OrderView & { merchantName: string }> {
+    const row = await this.#loadOrder(this.#db, orderId);
+    if (!row) throw new NotFoundError('No such order.');
+    const merchant = await this.#merchants.get(row.merchant_id);
+    return { ...(await this.#orderView(row)), merchantName: merchant.displayName };
+  }
+
+  async payCheckout(
+    customerId: string,
+    orderId: string,
+    input: { amount?: bigint | undefined; pin: string; stepUp?: StepUpProof | undefined },
+    idempotencyKey: string,
+  ) {
+    const order = await this.#loadOrder(this.#db, orderId);
+    if (!order) throw new NotFoundError('No such order.');
+    return this.#payOrder(
+      customerId,
+      order,
+      input,
+      { kind: 'checkout', orderId, amount: input.amount },
+      idempotencyKey,
+    );
+  }
+
+  async #payOrder(
+    customerId: string,
+    order: OrderRow,
+    input: { amount?: bigint | undefined; pin: string; stepUp?: StepUpProof | undefined },
+    request: object,
+    idempotencyKey: string,
+  ) {
+    const amount = BigInt(order.amount);
+    if (input.amount !== undefined && input.amount !== amount) {
+      throw problem('amount_mismatch', 422, 'Amount differs from the order', `This order is for ${amount} fen.`, {
+        orderAmount: Number(amount),
+      });
+    }
+    const merchant = await this.#merchants.get(order.merchant_id);
+    if (merchant.status !== 'approved') throw problemMerchantNotActive(merchant.status);
+    // Said before the PIN is asked; checked again under the order's lock.
+    assertOrderPayable(order);
+    return this.#wallet.payMerchant(
+      customerId,
+      { amount, pin: input.pin, stepUp: input.stepUp },
+      {
+        scope: 'payments.pay',
+        idempotencyKey,
+        request,
+        run: async (tx, payerAccountId) => {
+          const locked = await this.#loadOrder(tx, order.id, true);
+          if (!locked) throw new NotFoundError('No such order.');
+          assertOrderPayable(locked);
+          return this.#record(tx, {
+            // Derived from the order: one order can only ever be one payment.
+            id: transferId(order.id, 'payment'),
+            merchant,
+            order: locked,
+            method: order.channel === 'qr' ? 'dynamic_qr' : 'checkout',
+            customerId,
+            payerAccountId,
+            amount,
+          });
+        },
+      },
+    );
+  }
+
+  /** Writes the payment, its linked chain, the order's new status and the event, inside the caller's tx. */
+  async #record(
+    tx: SqlExecutor,
+    input: {
+      id: string;
+      merchant: MerchantView;
+      order: OrderRow | null;
+      method: PaymentView['method'];
+      customerId: string;
+      payerAccountId: string;
+      amount: bigint;
+    },
+  ): Promise<StoredResponse<PaymentView>> {
+    const { merchant } = input;
+    const settlement = this.#merchants.settlementAccountId(merchant.id);
+    const fee = feeFor(input.amount, merchant.feeRateBps);
+    const grossId = transferId(input.id, 'payment.gross');
+    const feeId = fee > 0n ? transferId(input.id, 'payment.fee') : null;
+    const transfers: TransferInput[] = [
+      {
+        id: grossId,
+        debitAccountId: input.payerAccountId,
+        creditAccountId: settlement,
+        amount: input.amount,
+        ledger: CNY.ledger,
+        code: PaymentTransferCode.merchantPayment,
+        flags: feeId ? TransferFlags.linked : 0,
+        metadata: { paymentId: input.id },
+      },
+    ];
+    if (feeId) {
+      transfers.push({
+        id: feeId,
+        debitAccountId: settlement,
+        creditAccountId: FEE_INCOME_ACCOUNT_ID,
+        amount: fee,
+        ledger: CNY.ledger,
+        code: PaymentTransferCode.merchantFee,
+        metadata: { paymentId: input.id },
+      });
+    }
+    await tx.query(
+      `insert into merchant_payments (id, merchant_id, order_id, method, customer_id, payer_account_id, amount, fee,
+         fee_rate_bps, currency, gross_transfer_id, fee_transfer_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        input.id,
+        merchant.id,
+        input.order?.id ?? null,
+        input.method,
+        input.customerId,
+        input.payerAccountId,
+        input.amount.toString(),
+        fee.toString(),
+        merchant.feeRateBps,
+        CNY.code,
+        grossId,
+        feeId,
+      ],
+    );
+    await this.#post(tx, transfers, () =>
+      problem('insufficient_funds', 422, 'Insufficient funds', 'The wallet balance does not cover this amount.'),
+    );
+    if (input.order) {
+      await tx.query(`update payment_orders set status = 'paid', payment_id = $2, completed_at = now() where id = $1`, [
+        input.order.id,
+        input.id,
+      ]);
+    }
+    const view: PaymentView = {
+      id: input.id,
+      merchantId: merchant.id,
+      merchantName: merchant.displayName,
+      orderId: input.order?.id ?? null,
+      method: input.method,
+      amount: Number(input.amount),
+      fee: Number(fee),
+      feeRateBps: merchant.feeRateBps,
+      refundedAmount: 0,
+      currency: CNY.code,
+      status: 'succeeded',
+      createdAt: new Date().toISOString(),
+    };
+    await appendEvent(tx, {
+      type: 'payment.succeeded',
+      subject: `merchant:${merchant.id}`,
+      payload: {
+        payment: view,
+        merchantOrderNo: input.order?.merchant_order_no ?? null,
+        notifyUrl: input.order?.notify_url ?? null,
+      },
+    });
+    return { status: 201, body: view };
+  }
+
+  /** Submits a chain; `exceeds_credits` on its first refused transfer becomes `refused()`. */
+  async #post(tx: SqlExecutor, transfers: TransferInput[], refused: () => DomainError): Promise<void> {
+    const results = await this.#ledger.createTransfers(tx, transfers);
+    const failed = results.find((result) => result.result !== 'ok' && result.result !== 'exists');
+    if (!failed) return;
+    if (results.some((result) => result.result === 'exceeds_credits')) throw refused();
+    throw new Error(`ledger refused payment transfer ${failed.id}: ${failed.result}`);
+  }
+
+  // ---- payments and refunds (merchant side) ----
+
+  async payment(merchantId: string, paymentId: string): Promise<PaymentView> {
+    const row = isUuid(paymentId)
+      ? (await this.#db.query<PaymentRow>(`${PAYMENT_SELECT} where p.id = $1`, [paymentId])).rows[0]
+      : undefined;
+    if (!row || row.merchant_id !== merchantId) throw new NotFoundError('No such payment.');
+    return (await this.#paymentViews([row]))[0]!;
+  }
+
+  async payments(merchantId: string, limit = 50): Promise<PaymentView[]> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `${PAYMENT_SELECT} where p.merchant_id = $1 order by p.created_at desc, p.id desc limit $2`,
+      [merchantId, Math.min(Math.max(limit, 1), PAGE_LIMIT_MAX)],
+    );
+    return this.#paymentViews(rows);
+  }
+
+  /** A customer's own view of a payment they made. */
+  async customerPayment(customerId: string, paymentId: string): Promise<PaymentView> {
+    const row = isUuid(paymentId)
+      ? (await this.#db.query<PaymentRow>(`${PAYMENT_SELECT} where p.id = $1`, [paymentId])).rows[0]
+      : undefined;
+    if (!row || row.customer_id !== customerId) throw new NotFoundError('No such payment.');
+    return (await this.#paymentViews([row]))[0]!;
+  }
+
+  async #paymentViews(rows: PaymentRow[]): Promise<PaymentView[]> {
+    // A payment's status is its transfers' state: posted (the chain is all or nothing) means succeeded.
+    const posted = new Set(
+      (await this.#ledger.lookupTransfers(rows.map((row) => row.gross_transfer_id))).map((transfer) => transfer.id),
+    );
+    const names = new Map<string, string>();
+    for (const row of rows) {
+      if (!names.has(row.merchant_id))
+        names.set(row.merchant_id, (await this.#merchants.get(row.merchant_id)).displayName);
+    }
+    return rows.map((row) => ({
+      id: row.id,
+      merchantId: row.merchant_id,
+      merchantName: names.get(row.merchant_id)!,
+      orderId: row.order_id,
+      method: row.method,
+      amount: Number(row.amount),
+      fee: Number(row.fee),
+      feeRateBps: row.fee_rate_bps,
+      refundedAmount: Number(row.refunded ?? 0),
+      currency: row.currency,
+      status: posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
+      createdAt: iso(row.created_at),
+    }));
+  }
+
+  /**
+   * Refunds all or part of a payment; several refunds may follow, never above what was paid (the payment
+   * row is locked while the total is checked). The chain gives the merchant back the fee's share first,
+   * then moves the gross refund from the merchant's settlement account to the customer.
+   */
+  async refund(
+    merchantId: string,
+    paymentId: string,
+    input: { amount: bigint; reason?: string | undefined },
+    idempotencyKey: string,
+  ): Promise<StoredResponse<RefundView> & { replayed: boolean }> {
+    checkAmount(input.amount);
+    const request = { paymentId, amount: input.amount, reason: input.reason ?? null };
+    return this.#db.transaction((tx) =>
+      once(tx, `payments.refund:${merchantId}`, idempotencyKey, request, async () => {
+        const { rows } = isUuid(paymentId)
+          ? await tx.query<PaymentRow>(`select * from merchant_payments where id = $1 for update`, [paymentId])
+          : { rows: [] };
+        const payment = rows[0];
+        if (!payment || payment.merchant_id !== merchantId) throw new NotFoundError('No such payment.');
+        const { rows: sums } = await tx.query<{ refunded: string | null; fee_refunded: string | null }>(
+          `select sum(amount)::text as refunded, sum(fee_share)::text as fee_refunded from merchant_refunds where payment_id = $1`,
+          [paymentId],
+        );
+        const gross = BigInt(payment.amount);
+        const fee = BigInt(payment.fee);
+        const refundedBefore = BigInt(sums[0]?.refunded ?? 0);
+        const feeRefundedBefore = BigInt(sums[0]?.fee_refunded ?? 0);
+        if (refundedBefore + input.amount > gross) {
+          throw problem(
+            'refund_exceeds_payment',
+            422,
+            'Refund exceeds the payment',
+            `At most ${gross - refundedBefore} fen of this payment can still be refunded.`,
+            { refundable: Number(gross - refundedBefore) },
+          );
+        }
+        const feeShare = refundFeeShare({ gross, fee, refundedBefore, feeRefundedBefore, amount: input.amount });
+        const id = newId();
+        const settlement = this.#merchants.settlementAccountId(merchantId);
+        const grossId = transferId(id, 'refund.gross');
+        const feeId = feeShare > 0n ? transferId(id, 'refund.fee') : null;
+        const transfers: TransferInput[] = [];
+        if (feeId) {
+          transfers.push({
+            id: feeId,
+            debitAccountId: FEE_INCOME_ACCOUNT_ID,
+            creditAccountId: settlement,
+            amount: feeShare,
+            ledger: CNY.ledger,
+            code: PaymentTransferCode.refundFee,
+            flags: TransferFlags.linked,
+            metadata: { refundId: id, paymentId },
+          });
+        }
+        transfers.push({
+          id: grossId,
+          debitAccountId: settlement,
+          creditAccountId: payment.payer_account_id,
+          amount: input.amount,
+          ledger: CNY.ledger,
+          code: PaymentTransferCode.refund,
+          metadata: { refundId: id, paymentId },
+        });
+        await tx.query(
+          `insert into merchant_refunds (id, payment_id, merchant_id, amount, fee_share, reason, gross_transfer_id, fee_transfer_id)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            id,
+            paymentId,
+            merchantId,
+            input.amount.toString(),
+            feeShare.toString(),
+            input.reason ?? null,
+            grossId,
+            feeId,
+          ],
+        );
+        await this.#post(tx, transfers, () =>
+          problem(
+            'merchant_balance_insufficient',
+            422,
+            'Not enough awaiting settlement',
+            'The merchant holds less awaiting settlement than this refund needs.',
+          ),
+        );
+        const view: RefundView = {
+          id,
+          paymentId,
+          amount: Number(input.amount),
+          feeShare: Number(feeShare),
+          reason: input.reason ?? null,
+          status: 'succeeded',
+          createdAt: new Date().toISOString(),
+        };
+        await appendEvent(tx, {
+          type: 'refund.succeeded',
+          subject: `merchant:${merchantId}`,
+          payload: { refund: view },
+        });
+        return { status: 201, body: view };
+      }),
+    );
+  }
+
+  async refunds(merchantId: string, paymentId: string): Promise<RefundView[]> {
+    await this.payment(merchantId, paymentId);
+    const { rows } = await this.#db.query<RefundRow>(
+      `select * from merchant_refunds where payment_id = $1 order by created_at, id limit 1000`,
+      [paymentId],
+    );
+    const posted = new Set(
+      (await this.#ledger.lookupTransfers(rows.map((row) => row.gross_transfer_id))).map((transfer) => transfer.id),
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      paymentId: row.payment_id,
+      amount: Number(row.amount),
+      feeShare: Number(row.fee_share),
+      reason: row.reason,
+      status: posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
+      createdAt: iso(row.created_at),
+    }));
+  }
+
+  /** For the wallet's limits: what a customer paid merchants today and this year (or since opening). */
+  readonly outgoing = async (tx: SqlExecutor, customerId: string, timeZone: string, sinceOpening: boolean) => {
+    const { rows } = await tx.query<{ today: string | null; year: string | null }>(
+      `select sum(amount) filter (where (created_at at time zone $2)::date = (now() at time zone $2)::date)::text as today,
+              sum(amount) filter (where $3 or date_trunc('year', created_at at time zone $2) = date_trunc('year', now() at time zone $2))::text as year
+       from merchant_payments where customer_id = $1`,
+      [customerId, timeZone, sinceOpening],
+    );
+    return { today: BigInt(rows[0]?.today ?? 0), year: BigInt(rows[0]?.year ?? 0) };
+  };
+}
+
+function assertOrderPayable(order: OrderRow): void {
+  if (order.status === 'paid') throw problem('order_paid', 409, 'Order already paid', 'This code was already used.');
+  if (order.status === 'closed') throw problem('order_closed', 409, 'Order closed', 'The merchant closed this order.');
+  if (order.expired)
+    throw problem('order_expired', 409, 'Order expired', 'This order has expired: ask for a new code.');
+}
+
+function problemMerchantNotActive(status: string) {
+  return problem('merchant_not_active', 422, 'Merchant not active', `This merchant is ${status} and cannot be paid.`);
+}
+
+function checkAmount(amount: bigint): void {
+  if (amount <= 0n || amount > PAYMENT_AMOUNT_MAX) {
+    throw problem(
+      'amount_out_of_range',
+      422,
+      'Amount out of range',
+      `The amount must be between 1 and ${PAYMENT_AMOUNT_MAX} fen.`,
+    );
+  }
+}
+
+function truncate(text: string, length: number): string {
+  return [...text].slice(0, length).join('');
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
