@@ -226,6 +226,17 @@ function api(state: { signedIn: boolean }) {
       return json(201, { ...paymentRequest, link: `${url.origin}/pay/${paymentRequest.id}`, qrSvg: qrSvgText });
     if (key.startsWith('GET /v1/wallet/payment-requests/')) return json(200, paymentRequest);
     if (key === 'POST /v1/wallet/payee-preview') return json(200, { maskedName: '*明' });
+    if (key === 'POST /v1/wallet/transfers')
+      return json(401, {
+        type: 'urn:yika:problem:step_up_required',
+        title: 'Confirmation required',
+        status: 401,
+        detail: 'Payments of 500000 fen or more need an SMS code, an authenticator code or a passkey besides the PIN.',
+        instance: url.pathname,
+        code: 'step_up_required',
+        requestId: 'r',
+      });
+    if (key === 'POST /v1/me/otp') return json(202, { expiresInSeconds: 300 });
     if (key === 'GET /v1/me/limits')
       return json(200, {
         accountClass: 'I',
@@ -327,6 +338,12 @@ async function main(): Promise<void> {
     await shoot(page, '11-transfer-confirm', 'transfer-payee-name');
     await page.getByTestId('transfer-submit').click();
     await shoot(page, '12-transfer-pin', 'pin-sheet');
+    // A large payment: the fixture answers step_up_required, and the wallet asks for a second factor.
+    await page.getByTestId('pin-sheet-input').click();
+    await page.keyboard.type('390517');
+    await page.getByTestId('step-up-send').click();
+    await page.getByTestId('step-up-code').locator('input').fill('123456');
+    await shoot(page, '12b-transfer-step-up', 'step-up-sheet');
 
     await page.goto(`${url}/request`);
     await page.getByTestId('request-amount-input').locator('input').fill('88');

@@ -243,6 +243,13 @@ const zhCN = {
     signOutConfirm: '让“{{name}}”下线？',
     removed: '已下线',
   },
+  stepUp: {
+    title: '大额支付，请再次验证',
+    hint: '除支付密码外，还需要短信验证码或身份验证器的验证码。',
+    sms: '短信验证码',
+    authenticator: '身份验证器',
+    resend: '重新发送',
+  },
   kyc: {
     title: '实名认证',
     hint: '姓名与 18 位身份证号，加密保存。认证后升级为 Ⅱ 类户，额度更高。',
@@ -561,6 +568,13 @@ const en: Messages = {
     signOut: 'Sign out',
     signOutConfirm: 'Sign out "{{name}}"?',
     removed: 'Signed out',
+  },
+  stepUp: {
+    title: 'Large payment: confirm it is you',
+    hint: 'Besides the PIN, enter a code from a text message or from your authenticator app.',
+    sms: 'Text message',
+    authenticator: 'Authenticator app',
+    resend: 'Send again',
   },
   kyc: {
     title: 'Real-name verification',

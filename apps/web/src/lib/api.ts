@@ -42,7 +42,11 @@ export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
   }
   const { data, error, response } = result;
   if (response.ok) return data as T;
-  if (response.status === 401) for (const listener of unauthenticatedListeners) listener();
+  // Only a missing or ended session signs the app out: `step_up_required` is a 401 as well.
+  const code = isProblem(error) ? error.code : null;
+  if (response.status === 401 && (code === null || code === 'unauthenticated')) {
+    for (const listener of unauthenticatedListeners) listener();
+  }
   if (isProblem(error)) throw new ApiError(error.code, response.status, error.detail, error);
   throw new ApiError(response.status >= 500 ? 'internal_error' : 'generic', response.status, response.statusText);
 }

@@ -12,7 +12,8 @@ import { AmountInput } from '../components/AmountInput.js';
 import { CardPicker } from '../components/CardPicker.js';
 import { Empty, LoadError, Loading, Page } from '../components/common.js';
 import { PinSheet } from '../components/PinInput.js';
-import { call, errorMessage, yika } from '../lib/api.js';
+import { StepUpSheet, type StepUpProof } from '../components/StepUpSheet.js';
+import { ApiError, call, errorMessage, yika } from '../lib/api.js';
 import { useFormat } from '../lib/format.js';
 import { fenToJson, fenToYuanText, parseYuan } from '../lib/money.js';
 import { useAsync } from '../lib/use-async.js';
@@ -68,11 +69,13 @@ function MoveMoneyForm({ kind, cards, available }: { kind: Kind; cards: Card[]; 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [pinResetKey, setPinResetKey] = useState(0);
+  // Large payments: the server asks for a second factor; the PIN already typed is kept for the retry.
+  const [stepUp, setStepUp] = useState<{ pin: string; error: string | null } | null>(null);
   const amount = parseYuan(amountText);
   // One key per intent: a new card or amount is a new intent.
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [cardId, amountText]);
 
-  async function submit(pin?: string) {
+  async function submit(pin?: string, proof?: StepUpProof) {
     if (!cardId || amount === null) return;
     setBusy(true);
     setError(null);
@@ -86,11 +89,22 @@ function MoveMoneyForm({ kind, cards, available }: { kind: Kind; cards: Card[]; 
           : await call(
               yika.POST('/v1/wallet/withdrawals', {
                 params: { header },
-                body: { cardId, amount: fenToJson(amount), pin: pin ?? '' },
+                body: { cardId, amount: fenToJson(amount), pin: pin ?? '', ...(proof ? { stepUp: proof } : {}) },
               }),
             );
       await navigate(`/orders/${order.id}`, { replace: true });
     } catch (caught) {
+      if (caught instanceof ApiError && caught.code === 'step_up_required' && !proof && pin) {
+        setPinOpen(false);
+        setStepUp({ pin, error: null });
+        setBusy(false);
+        return;
+      }
+      if (proof && pin) {
+        setStepUp({ pin, error: errorMessage(t, caught) });
+        setBusy(false);
+        return;
+      }
       const message = errorMessage(t, caught);
       setError(message);
       setPinResetKey((key) => key + 1);
@@ -178,6 +192,13 @@ function MoveMoneyForm({ kind, cards, available }: { kind: Kind; cards: Card[]; 
         resetKey={pinResetKey}
         onClose={() => setPinOpen(false)}
         onPin={(pin) => void submit(pin)}
+      />
+      <StepUpSheet
+        visible={stepUp !== null}
+        busy={busy}
+        error={stepUp?.error ?? null}
+        onClose={() => setStepUp(null)}
+        onProof={(proof) => void submit(stepUp?.pin ?? '', proof)}
       />
     </>
   );

@@ -10,7 +10,8 @@ import { useNavigate, useParams } from 'react-router';
 import { AmountInput } from '../components/AmountInput.js';
 import { LoadError, Loading, Page } from '../components/common.js';
 import { PinSheet } from '../components/PinInput.js';
-import { call, errorMessage, yika } from '../lib/api.js';
+import { StepUpSheet, type StepUpProof } from '../components/StepUpSheet.js';
+import { ApiError, call, errorMessage, yika } from '../lib/api.js';
 import { useFormat } from '../lib/format.js';
 import { fenToJson, parseYuan } from '../lib/money.js';
 import { useAsync } from '../lib/use-async.js';
@@ -158,6 +159,8 @@ export function PayRequest() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [pinResetKey, setPinResetKey] = useState(0);
+  // Large payments: the server asks for a second factor; the PIN already typed is kept for the retry.
+  const [stepUp, setStepUp] = useState<{ pin: string; error: string | null } | null>(null);
   const [paid, setPaid] = useState<number | null>(null);
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [requestId, amountText]);
 
@@ -180,7 +183,7 @@ export function PayRequest() {
   const amount = fixed === null ? parseYuan(amountText) : BigInt(fixed);
   const who = view.requesterMaskedName ?? t('transfer.payeeNoName');
 
-  async function pay(pin: string) {
+  async function pay(pin: string, proof?: StepUpProof) {
     if (amount === null) return;
     setBusy(true);
     setError(null);
@@ -188,12 +191,19 @@ export function PayRequest() {
       const result = await call(
         yika.POST('/v1/wallet/payment-requests/{requestId}/pay', {
           params: { path: { requestId }, header: { 'idempotency-key': idempotencyKey } },
-          body: { pin, ...(fixed === null ? { amount: fenToJson(amount) } : {}) },
+          body: { pin, ...(fixed === null ? { amount: fenToJson(amount) } : {}), ...(proof ? { stepUp: proof } : {}) },
         }),
       );
       setPinOpen(false);
+      setStepUp(null);
       setPaid(result.amount);
     } catch (caught) {
+      if (caught instanceof ApiError && caught.code === 'step_up_required' && !proof) {
+        setPinOpen(false);
+        setStepUp({ pin, error: null });
+        return;
+      }
+      if (proof) return setStepUp({ pin, error: errorMessage(t, caught) });
       setError(errorMessage(t, caught));
       setPinResetKey((key) => key + 1);
     } finally {
@@ -274,6 +284,13 @@ export function PayRequest() {
         resetKey={pinResetKey}
         onClose={() => setPinOpen(false)}
         onPin={(pin) => void pay(pin)}
+      />
+      <StepUpSheet
+        visible={stepUp !== null}
+        busy={busy}
+        error={stepUp?.error ?? null}
+        onClose={() => setStepUp(null)}
+        onProof={(proof) => void pay(stepUp?.pin ?? '', proof)}
       />
     </Page>
   );

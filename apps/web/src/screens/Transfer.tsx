@@ -10,7 +10,8 @@ import { useNavigate } from 'react-router';
 import { AmountInput } from '../components/AmountInput.js';
 import { Page } from '../components/common.js';
 import { PinSheet } from '../components/PinInput.js';
-import { call, errorMessage, yika } from '../lib/api.js';
+import { StepUpSheet, type StepUpProof } from '../components/StepUpSheet.js';
+import { ApiError, call, errorMessage, yika } from '../lib/api.js';
 import { useFormat } from '../lib/format.js';
 import { fenToJson, parseYuan } from '../lib/money.js';
 import { displayPhone, normalizePhone } from '../lib/phone.js';
@@ -32,6 +33,8 @@ export function Transfer() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [pinResetKey, setPinResetKey] = useState(0);
+  // Large payments: the server asks for a second factor; the PIN already typed is kept for the retry.
+  const [stepUp, setStepUp] = useState<{ pin: string; error: string | null } | null>(null);
   const [done, setDone] = useState<TransferView | null>(null);
   const amount = parseYuan(amountText);
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [payee, amountText, note]);
@@ -51,7 +54,7 @@ export function Transfer() {
     }
   }
 
-  async function pay(pin: string) {
+  async function pay(pin: string, proof?: StepUpProof) {
     if (!payee || amount === null) return;
     setBusy(true);
     setError(null);
@@ -60,12 +63,25 @@ export function Transfer() {
       const result = await call(
         yika.POST('/v1/wallet/transfers', {
           params: { header: { 'idempotency-key': idempotencyKey } },
-          body: { phone: payee.phone, amount: fenToJson(amount), pin, ...(trimmed ? { note: trimmed } : {}) },
+          body: {
+            phone: payee.phone,
+            amount: fenToJson(amount),
+            pin,
+            ...(trimmed ? { note: trimmed } : {}),
+            ...(proof ? { stepUp: proof } : {}),
+          },
         }),
       );
       setPinOpen(false);
+      setStepUp(null);
       setDone(result);
     } catch (caught) {
+      if (caught instanceof ApiError && caught.code === 'step_up_required' && !proof) {
+        setPinOpen(false);
+        setStepUp({ pin, error: null });
+        return;
+      }
+      if (proof) return setStepUp({ pin, error: errorMessage(t, caught) });
       setError(errorMessage(t, caught));
       setPinResetKey((key) => key + 1);
     } finally {
@@ -204,6 +220,13 @@ export function Transfer() {
         resetKey={pinResetKey}
         onClose={() => setPinOpen(false)}
         onPin={(pin) => void pay(pin)}
+      />
+      <StepUpSheet
+        visible={stepUp !== null}
+        busy={busy}
+        error={stepUp?.error ?? null}
+        onClose={() => setStepUp(null)}
+        onProof={(proof) => void pay(stepUp?.pin ?? '', proof)}
       />
     </Page>
   );
