@@ -435,8 +435,9 @@ export class PaymentsService {
     }
     const merchant = await this.#merchants.get(order.merchant_id);
     if (merchant.status !== 'approved') throw problemMerchantNotActive(merchant.status);
-    // Said before the PIN is asked; checked again under the order's lock.
-    assertOrderPayable(order);
+    // Said before the PIN is asked and checked again under the order's lock. A paid order is left to
+    // that check: a retry of the payment that paid it must replay its answer, not be refused.
+    if (order.status !== 'paid') assertOrderPayable(order);
     return this.#wallet.payMerchant(
       customerId,
       { amount, pin: input.pin, stepUp: input.stepUp },

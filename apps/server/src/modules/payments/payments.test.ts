@@ -202,9 +202,13 @@ describe('merchant-presented QR codes', () => {
     expect(mismatch.json()).toMatchObject({ code: 'amount_mismatch', orderAmount: 3_000 });
     expect(await harness.balances(customer, merchant)).toEqual(before);
 
-    const paid = await pay(customer, { payload: order.qrPayload });
+    const paidKey = newKey();
+    const paid = await pay(customer, { payload: order.qrPayload }, paidKey);
     expect(paid.statusCode, paid.body).toBe(201);
     expect(paid.json()).toMatchObject({ amount: 3_000, fee: 18, method: 'dynamic_qr', orderId: order.id });
+    const retried = await pay(customer, { payload: order.qrPayload }, paidKey);
+    expect(retried.statusCode).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
     const again = await pay(customer, { payload: order.qrPayload });
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ code: 'order_paid' });
@@ -459,5 +463,67 @@ describe('online checkout', () => {
     expect(response.statusCode).toBe(400);
     const fields = response.json<{ errors: { field: string }[] }>().errors.map((error) => error.field);
     expect(fields).toEqual(expect.arrayContaining(['amount', 'expiresInSeconds', 'notifyUrl']));
+  });
+});
+
+describe('single use under concurrency, and the webhook of a real payment', () => {
+  it('lets exactly one of two customers paying the same dynamic code at once succeed', async () => {
+    const merchant = await harness.newMerchant(60, '抢购');
+    const order = await dynamicOrder(merchant, 1_500);
+    const [first, second] = await Promise.all([harness.newCustomer(5_000n), harness.newCustomer(5_000n)]);
+    const responses = await Promise.all([
+      pay(first, { payload: order.qrPayload }),
+      pay(second, { payload: order.qrPayload }),
+    ]);
+    const statuses = responses.map((response) => response.statusCode).sort();
+    expect(statuses).toEqual([201, 409]);
+    const refused = responses.find((response) => response.statusCode === 409)!;
+    expect(refused.json()).toMatchObject({ code: 'order_paid' });
+    const { rows } = await harness.fixture.db.query(`select id from merchant_payments where order_id = $1`, [order.id]);
+    expect(rows).toHaveLength(1);
+    const total = (await harness.balances(first, merchant)).wallet + (await harness.balances(second, merchant)).wallet;
+    expect(total).toBe(10_000n - 1_500n);
+  });
+
+  it('delivers payment.succeeded and refund.succeeded to the merchant’s endpoint, signed', async () => {
+    const { createServer } = await import('node:http');
+    const { createHmac } = await import('node:crypto');
+    const bodies: { signature: string; body: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        bodies.push({ signature: String(request.headers['yika-signature']), body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (receiver.address() as { port: number }).port;
+      const merchant = await harness.newMerchant(60, '回调店');
+      const endpoint = await inject({
+        method: 'POST',
+        url: '/v1/merchant/webhook-endpoints',
+        headers: merchant.headers,
+        payload: { url: `http://127.0.0.1:${port}/yika` },
+      });
+      const secret = endpoint.json<{ secret: string }>().secret;
+      const customer = await harness.newCustomer(5_000n);
+      const paid = await pay(customer, { payload: await staticPayload(merchant), amount: 2_000 });
+      const paymentId = paid.json<{ id: string }>().id;
+      expect((await refund(merchant, paymentId, 500)).statusCode).toBe(201);
+      for (let round = 0; round < 20 && bodies.length < 2; round += 1) await harness.fixture.services.webhooks.run();
+      const events = bodies.map(({ signature, body }) => {
+        const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature)!;
+        expect(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')).toBe(v1);
+        return JSON.parse(body) as { type: string; data: { payment?: { id: string }; refund?: { paymentId: string } } };
+      });
+      expect(events.map((event) => event.type)).toEqual(['payment.succeeded', 'refund.succeeded']);
+      expect(events[0]!.data.payment?.id).toBe(paymentId);
+      expect(events[1]!.data.refund?.paymentId).toBe(paymentId);
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });
