@@ -611,6 +611,14 @@ describe('memory and warm-up', () => {
     expect(new Set(seen.flatMap((item) => item.ruleHits.map((hit) => hit.ruleId))).size).toBeGreaterThanOrEqual(2);
   });
 
+  it('the event queue is bounded: past it rows are dropped and counted, never waited for', async () => {
+    const service = await serviceWith([], {}, { writer: { queueMax: 3, flushIntervalMs: 60_000 } });
+    for (let index = 0; index < 5; index += 1) service.evaluate(event(randomUUID(), 100));
+    expect(service.stats()).toMatchObject({ eventsQueued: 3, eventsDropped: 2 });
+    await service.flush();
+    expect(service.stats()).toMatchObject({ eventsQueued: 0, eventsWritten: 3 });
+  });
+
   it('writes every evaluation and its outcome; record() long after reads the stored event, once', async () => {
     const service = await serviceWith([
       rule(
