@@ -1,7 +1,8 @@
 /**
  * The system under test as real processes: the bank simulator and the API server (serving the built web
- * app) from their dist builds, on free ports, with a throwaway DATA_DIR. Nothing is reused from the
- * developer's machine (no :3000, no ./.data).
+ * app) from their dist builds, on free ports, with a throwaway DATA_DIR — or, when TEST_DATABASE_URL is
+ * set, a throwaway schema on that PostgreSQL, so `npm test` runs end to end on both databases. Nothing is
+ * reused from the developer's machine (no :3000, no ./.data).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestSchema, testDatabaseUrl } from '@yika/db/testing';
 
 export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER_MAIN = join(repositoryRoot, 'apps/server/dist/main.js');
@@ -109,8 +111,16 @@ export async function startSystem(): Promise<System> {
     BANK_SIM_LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
   });
   const children: Child[] = [bankSim];
+  const postgres = testDatabaseUrl() ? await createTestSchema(testDatabaseUrl()!) : null;
+  const database: Record<string, string> = {};
+  if (postgres) {
+    const url = new URL(testDatabaseUrl()!);
+    url.searchParams.set('options', `-c search_path=${postgres.schema}`);
+    database.DATABASE_URL = url.toString();
+  }
   const stopAll = async () => {
     for (const child of children.reverse()) await stop(child);
+    await postgres?.drop();
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
@@ -120,6 +130,7 @@ export async function startSystem(): Promise<System> {
       HOST: '127.0.0.1',
       PORT: String(serverPort),
       DATA_DIR: dataDir,
+      ...database,
       LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
       SEED_DEMO_DATA: 'false',
       RATE_LIMIT_MAX: '0',
