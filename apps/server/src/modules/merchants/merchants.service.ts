@@ -192,7 +192,8 @@ export class MerchantsService {
   /** Operations' review decision. Approval opens the merchant's ledger accounts (idempotently). */
   async decide(merchantId: string, decision: MerchantDecision, reason?: string): Promise<MerchantView> {
     const rule = transitions[decision];
-    if (rule.to === 'approved') {
+    // Accounts are opened only for a decision that can apply (checked again under the row lock below).
+    if (rule.to === 'approved' && rule.from.includes((await this.get(merchantId)).status)) {
       const results = await this.#ledger.createAccounts(merchantAccounts(merchantId));
       const refused = results.find((result) => result.result !== 'ok' && result.result !== 'exists');
       if (refused) throw new Error(`merchant account refused by the ledger: ${refused.result}`);

@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { Database, SqlExecutor } from '@yika/db';
-import { newId } from '@yika/ledger';
+import { isUuid, newId } from '@yika/ledger';
 import type { DataCipher } from '../../platform/crypto.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { dispatchEvents, type OutboxEvent } from '../../platform/outbox.js';
@@ -83,9 +83,10 @@ export class WebhookService {
 
   async #fanOut(tx: SqlExecutor, events: OutboxEvent[]): Promise<void> {
     for (const event of events) {
+      // Anything else is not a merchant's event; skipping it keeps one odd event from blocking the outbox.
       const match = /^merchant:(.+)$/.exec(event.subject);
-      if (!match) continue;
-      const merchantId = match[1]!;
+      if (!match || !isUuid(match[1]!)) continue;
+      const merchantId = match[1];
       const { rows: endpoints } = await tx.query<{ id: string }>(
         `select id from merchant_webhook_endpoints where merchant_id = $1 and disabled_at is null`,
         [merchantId],
