@@ -83,5 +83,6 @@ export function buildServices(deps: ServiceDeps): Services {
   const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.
   wallet.countOutgoing(payments.outgoing);
+  wallet.listMovementsFrom(payments.movementsSql);
   return { identity, cipher, sms, bank, cards, wallet, merchants, webhooks, payments };
 }

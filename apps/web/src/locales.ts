@@ -177,6 +177,8 @@ const zhCN = {
     withdrawal: '提现',
     p2p_out: '转出',
     p2p_in: '转入',
+    merchant_payment: '付款',
+    merchant_refund: '退款',
   },
   bill: {
     title: '月度账单',
@@ -503,6 +505,8 @@ const en: Messages = {
     withdrawal: 'Withdrawal',
     p2p_out: 'Sent',
     p2p_in: 'Received',
+    merchant_payment: 'Payment',
+    merchant_refund: 'Refund',
   },
   bill: {
     title: 'Monthly bill',

@@ -6213,7 +6213,7 @@ export interface paths {
               byCategory: {
                 amount: number;
                 /** @enum {string} */
-                category: 'top_up' | 'withdrawal' | 'p2p_out' | 'p2p_in';
+                category: 'top_up' | 'withdrawal' | 'p2p_out' | 'p2p_in' | 'merchant_payment' | 'merchant_refund';
                 count: number;
               }[];
               closingBalance: number;
@@ -6400,7 +6400,7 @@ export interface paths {
           maxAmount?: number;
           minAmount?: number;
           to?: string;
-          /** @description Comma-separated: top_up, withdrawal, p2p_out, p2p_in */
+          /** @description Comma-separated: top_up, withdrawal, p2p_out, p2p_in, merchant_payment, merchant_refund */
           type?: string;
         };
         header?: never;
@@ -6429,7 +6429,7 @@ export interface paths {
                 /** @enum {string} */
                 status: 'processing' | 'succeeded' | 'failed';
                 /** @enum {string} */
-                type: 'top_up' | 'withdrawal' | 'p2p_out' | 'p2p_in';
+                type: 'top_up' | 'withdrawal' | 'p2p_out' | 'p2p_in' | 'merchant_payment' | 'merchant_refund';
               }[];
               nextCursor: string | null;
             };

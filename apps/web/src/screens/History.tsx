@@ -10,7 +10,14 @@ import { fenToJson, parseYuan } from '../lib/money.js';
 import { loadMovements, type MovementQuery } from '../lib/wallet.js';
 
 const PAGE_SIZE = 20;
-const TYPES: readonly MovementType[] = ['top_up', 'withdrawal', 'p2p_out', 'p2p_in'];
+const TYPES: readonly MovementType[] = [
+  'top_up',
+  'withdrawal',
+  'p2p_out',
+  'p2p_in',
+  'merchant_payment',
+  'merchant_refund',
+];
 
 type Listing =
   | { status: 'loading' }

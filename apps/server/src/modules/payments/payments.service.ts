@@ -747,6 +747,17 @@ export class PaymentsService {
   }
 
   /** For the wallet's limits: what a customer paid merchants today and this year (or since opening). */
+  /** Merchant payments and refunds as wallet movements (history and monthly bill); `$1` is the customer. */
+  readonly movementsSql = `
+  select p.id, 'merchant_payment' as type, p.amount::text as amount, 'succeeded' as status,
+         m.display_name as counterparty, o.description as note, p.created_at, p.gross_transfer_id as posting_transfer_id
+  from merchant_payments p join merchants m on m.id = p.merchant_id left join payment_orders o on o.id = p.order_id
+  where p.customer_id = $1
+  union all
+  select r.id, 'merchant_refund', r.amount::text, 'succeeded', m.display_name, r.reason, r.created_at, r.gross_transfer_id
+  from merchant_refunds r join merchant_payments p on p.id = r.payment_id join merchants m on m.id = r.merchant_id
+  where p.customer_id = $1`;
+
   readonly outgoing = async (tx: SqlExecutor, customerId: string, timeZone: string, sinceOpening: boolean) => {
     const { rows } = await tx.query<{ today: string | null; year: string | null }>(
       `select sum(amount) filter (where (created_at at time zone $2)::date = (now() at time zone $2)::date)::text as today,

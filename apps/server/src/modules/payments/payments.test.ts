@@ -399,6 +399,42 @@ describe('refunds', () => {
   });
 });
 
+describe("the customer's history and monthly bill", () => {
+  it('list merchant payments and refunds with the balance after each, and the bill ties to the ledger', async () => {
+    const merchant = await harness.newMerchant(60, '书店');
+    const funder = await harness.newCustomer(10_000n);
+    // Money that reached this wallet through a recorded movement only, so its bill can tie.
+    const customer = await harness.newCustomer();
+    const gift = await inject({
+      method: 'POST',
+      url: '/v1/wallet/transfers',
+      headers: { ...funder.headers, 'idempotency-key': newKey() },
+      payload: { phone: customer.phone, amount: 5_000, pin: PIN },
+    });
+    expect(gift.statusCode, gift.body).toBe(201);
+    const payment = await pay(customer, { payload: await staticPayload(merchant), amount: 1_200 });
+    expect(payment.statusCode, payment.body).toBe(201);
+    expect((await refund(merchant, payment.json<{ id: string }>().id, 200)).statusCode).toBe(201);
+
+    const history = await inject({ method: 'GET', url: '/v1/wallet/movements', headers: customer.headers });
+    expect(history.statusCode, history.body).toBe(200);
+    const movements = history.json<{
+      movements: { type: string; amount: number; balanceAfter: number; counterparty: string }[];
+    }>().movements;
+    expect(movements.map(({ type, amount, balanceAfter }) => ({ type, amount, balanceAfter }))).toEqual([
+      { type: 'merchant_refund', amount: 200, balanceAfter: 4_000 },
+      { type: 'merchant_payment', amount: -1_200, balanceAfter: 3_800 },
+      { type: 'p2p_in', amount: 5_000, balanceAfter: 5_000 },
+    ]);
+    expect(movements[1]!.counterparty).toBe('书店');
+
+    const month = new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }).slice(0, 7);
+    const bill = await inject({ method: 'GET', url: `/v1/wallet/bills/${month}`, headers: customer.headers });
+    expect(bill.statusCode, bill.body).toBe(200);
+    expect(bill.json()).toMatchObject({ openingBalance: 0, income: 5_200, spending: 1_200, closingBalance: 4_000 });
+  });
+});
+
 describe('online checkout', () => {
   it('creates an order by API, the customer pays it with the PIN, the merchant queries it paid', async () => {
     const merchant = await harness.newMerchant(60, '网店');

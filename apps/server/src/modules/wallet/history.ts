@@ -9,8 +9,25 @@ import { transferId, type Ledger } from '@yika/ledger';
 import { DomainError } from '../../platform/errors.js';
 import { CNY, walletAccountId } from './chart.js';
 
-export type MovementType = 'top_up' | 'withdrawal' | 'p2p_out' | 'p2p_in';
-export const MOVEMENT_TYPES: readonly MovementType[] = ['top_up', 'withdrawal', 'p2p_out', 'p2p_in'];
+export const MOVEMENT_TYPES = [
+  'top_up',
+  'withdrawal',
+  'p2p_out',
+  'p2p_in',
+  'merchant_payment',
+  'merchant_refund',
+] as const;
+export type MovementType = (typeof MOVEMENT_TYPES)[number];
+
+/** Movements that take money out of the wallet; the others bring it in. */
+const OUTGOING: ReadonlySet<MovementType> = new Set(['withdrawal', 'p2p_out', 'merchant_payment']);
+
+/**
+ * Movements another module records (merchant payments and refunds, say): a SQL relation over that
+ * module's own tables with the columns `id, type, amount (text), status, counterparty, note, created_at,
+ * posting_transfer_id` for the customer `$1`. The owning module writes it; the wallet only lists it.
+ */
+export type MovementSourceSql = string;
 
 export interface Movement {
   id: string;
@@ -47,6 +64,8 @@ interface MovementRow {
   counterparty: string | null;
   note: string | null;
   created_at: Date | string;
+  /** Given by other modules' sources; derived from the record for the wallet's own. */
+  posting_transfer_id: string | null;
 }
 
 export class InvalidMovementCursor extends DomainError {
@@ -60,19 +79,24 @@ export class InvalidMovementCursor extends DomainError {
   }
 }
 
-/** The union of everything that moved a customer's money, as one relation. `$1` is the customer id. */
-const MOVEMENTS_SQL = `
+/** The wallet's own movements, as one relation. `$1` is the customer id. */
+const WALLET_MOVEMENTS_SQL = `
   select o.id, o.kind as type, o.amount::text as amount,
          case when o.status in ('created', 'processing') then 'processing' else o.status end as status,
-         o.card_label as counterparty, null::text as note, o.created_at
+         o.card_label as counterparty, null::text as note, o.created_at, null::uuid as posting_transfer_id
   from wallet_bank_orders o
   where o.customer_id = $1
   union all
-  select id, 'p2p_out', amount::text, 'succeeded', payee_customer_id::text, note, created_at
+  select id, 'p2p_out', amount::text, 'succeeded', payee_customer_id::text, note, created_at, null::uuid
   from wallet_p2p_transfers where payer_customer_id = $1
   union all
-  select id, 'p2p_in', amount::text, 'succeeded', payer_customer_id::text, note, created_at
+  select id, 'p2p_in', amount::text, 'succeeded', payer_customer_id::text, note, created_at, null::uuid
   from wallet_p2p_transfers where payee_customer_id = $1`;
+
+/** Everything that moved a customer's money: the wallet's own movements and every registered source. */
+function movementsSql(sources: readonly MovementSourceSql[]): string {
+  return [WALLET_MOVEMENTS_SQL, ...sources].join('\n  union all\n');
+}
 
 function encodeCursor(row: MovementRow): string {
   return Buffer.from(`${iso(row.created_at)}|${row.id}`).toString('base64url');
@@ -88,6 +112,7 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 /** The posting transfer of a movement: its timestamp is when `balanceAfter` is read. */
 function postingTransferId(row: MovementRow): string | null {
   if (row.status !== 'succeeded') return null;
+  if (row.posting_transfer_id !== null) return row.posting_transfer_id;
   switch (row.type) {
     case 'top_up':
       return transferId(row.id, 'top-up');
@@ -96,6 +121,10 @@ function postingTransferId(row: MovementRow): string | null {
     case 'p2p_out':
     case 'p2p_in':
       return transferId(row.id, 'p2p');
+    case 'merchant_payment':
+    case 'merchant_refund':
+      // Their source names the posting transfer; without it the movement cannot be placed in time.
+      throw new Error(`movement ${row.id} of type ${row.type} has no posting transfer`);
   }
 }
 
@@ -105,6 +134,7 @@ export async function listMovements(
   customerId: string,
   query: MovementQuery,
   maskCustomer: (customerId: string) => Promise<string | null>,
+  sources: readonly MovementSourceSql[] = [],
 ): Promise<{ movements: Movement[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(query.limit ?? 20, 1), MOVEMENTS_PAGE_MAX);
   const params: unknown[] = [customerId];
@@ -123,7 +153,7 @@ export async function listMovements(
   if (query.minAmount !== undefined) where.push(`amount::bigint >= ${param(query.minAmount.toString())}::bigint`);
   if (query.maxAmount !== undefined) where.push(`amount::bigint <= ${param(query.maxAmount.toString())}::bigint`);
   const { rows } = await db.query<MovementRow>(
-    `select * from (${MOVEMENTS_SQL}) m ${where.length ? `where ${where.join(' and ')}` : ''}
+    `select * from (${movementsSql(sources)}) m ${where.length ? `where ${where.join(' and ')}` : ''}
      order by created_at desc, id desc limit ${param(limit + 1)}`,
     params,
   );
@@ -138,7 +168,7 @@ export async function listMovements(
       const posting = postingIds[index];
       const timestamp = posting ? timestamps.get(posting) : undefined;
       const balance = timestamp === undefined ? null : await ledger.balanceAt(account, timestamp);
-      const outgoing = row.type === 'withdrawal' || row.type === 'p2p_out';
+      const outgoing = OUTGOING.has(row.type);
       const isCustomer = row.type === 'p2p_in' || row.type === 'p2p_out';
       return {
         id: row.id,
@@ -178,6 +208,7 @@ export async function monthlyBill(
   customerId: string,
   month: string,
   timeZone: string,
+  sources: readonly MovementSourceSql[] = [],
 ): Promise<MonthlyBill> {
   const { rows: bounds } = await db.query<{ start_at: Date | string; end_at: Date | string }>(
     `select (($1 || '-01')::timestamp at time zone $2) as start_at,
@@ -187,9 +218,10 @@ export async function monthlyBill(
   const start = new Date(iso(bounds[0]!.start_at));
   const end = new Date(iso(bounds[0]!.end_at));
   // A movement belongs to the month its posting transfer did, so the ledger's balances and the bill agree.
-  const { rows } = await db.query<MovementRow>(`select * from (${MOVEMENTS_SQL}) m where status = 'succeeded'`, [
-    customerId,
-  ]);
+  const { rows } = await db.query<MovementRow>(
+    `select * from (${movementsSql(sources)}) m where status = 'succeeded'`,
+    [customerId],
+  );
   const postingIds = rows.map(postingTransferId).filter((id): id is string => id !== null);
   const timestamps = new Map<string, number>();
   for (let offset = 0; offset < postingIds.length; offset += 8_000) {
@@ -206,8 +238,8 @@ export async function monthlyBill(
     const timestamp = timestamps.get(postingTransferId(row)!);
     if (timestamp === undefined || timestamp < startMicros || timestamp >= endMicros) continue;
     const amount = BigInt(row.amount);
-    if (row.type === 'top_up' || row.type === 'p2p_in') income += amount;
-    else spending += amount;
+    if (OUTGOING.has(row.type)) spending += amount;
+    else income += amount;
     const entry = byCategory.get(row.type) ?? { count: 0, amount: 0n };
     byCategory.set(row.type, { count: entry.count + 1, amount: entry.amount + amount });
   }

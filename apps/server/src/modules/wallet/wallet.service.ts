@@ -10,7 +10,14 @@ import { DomainError, NotFoundError } from '../../platform/errors.js';
 import type { StepUpProof } from '../identity/index.js';
 import { once, type StoredResponse } from '../../platform/idempotency.js';
 import type { BankGateway, BankPaymentOutcome } from '../../platform/bank.js';
-import { listMovements, monthlyBill, type MonthlyBill, type Movement, type MovementQuery } from './history.js';
+import {
+  listMovements,
+  monthlyBill,
+  type MonthlyBill,
+  type Movement,
+  type MovementQuery,
+  type MovementSourceSql,
+} from './history.js';
 import {
   BANK_CLEARING_ACCOUNT_ID,
   CNY,
@@ -171,6 +178,7 @@ export class WalletService {
   readonly #deadlineMs: number;
   readonly #timeZone: string;
   readonly #outgoingSources: OutgoingSource[] = [];
+  readonly #movementSources: MovementSourceSql[] = [];
 
   constructor(options: WalletServiceOptions) {
     this.#db = options.db;
@@ -203,14 +211,15 @@ export class WalletService {
   }
 
   movements(customerId: string, query: MovementQuery): Promise<{ movements: Movement[]; nextCursor: string | null }> {
-    return listMovements(this.#db, this.#ledger, customerId, query, async (other) => {
+    const maskCustomer = async (other: string) => {
       const customer = await this.#identity.getCustomer(other).catch(() => null);
       return customer?.maskedName ?? null;
-    });
+    };
+    return listMovements(this.#db, this.#ledger, customerId, query, maskCustomer, this.#movementSources);
   }
 
   bill(customerId: string, month: string): Promise<MonthlyBill> {
-    return monthlyBill(this.#db, this.#ledger, customerId, month, this.#timeZone);
+    return monthlyBill(this.#db, this.#ledger, customerId, month, this.#timeZone, this.#movementSources);
   }
 
   /** Who a phone number belongs to, masked, so the payer can confirm before paying. */
@@ -366,6 +375,11 @@ export class WalletService {
    */
   countOutgoing(source: OutgoingSource): void {
     this.#outgoingSources.push(source);
+  }
+
+  /** Lists another module's movements (e.g. merchant payments) in the history and the monthly bill. */
+  listMovementsFrom(source: MovementSourceSql): void {
+    this.#movementSources.push(source);
   }
 
   /**
