@@ -453,6 +453,20 @@ describe('the wallet, end to end', () => {
     expect((await balance(alice)).available).toBe(before.available - 20_000);
   });
 
+  it('a frozen account moves no money until it is unfrozen', async () => {
+    const erin = await newCustomer();
+    await fixture.services.identity.freezeByCustomer(erin.customerId, { pin: DEFAULT_PIN });
+    const card = await bindCard(erin);
+    const frozenTopUp = await post(erin, '/v1/wallet/top-ups', { cardId: card, amount: 100 });
+    expect(frozenTopUp.json()).toMatchObject({ code: 'account_frozen' });
+    const toFrozen = await post(bob, '/v1/wallet/transfers', { phone: erin.phone, amount: 1, pin: DEFAULT_PIN });
+    expect(toFrozen.json()).toMatchObject({ code: 'account_frozen' });
+    expect(await balance(erin)).toMatchObject({ available: 0, held: 0 });
+    await fixture.services.identity.unfreezeByCustomer(erin.customerId, { pin: DEFAULT_PIN });
+    await topUp(erin, card, 100);
+    expect(await balance(erin)).toMatchObject({ available: 100 });
+  });
+
   it('closes an account only at a zero balance, and a closed account moves no money', async () => {
     const dave = await newCustomer();
     const card = await bindCard(dave);
