@@ -592,6 +592,13 @@ describe('queries', () => {
     });
     const [now] = await balances(w);
     expect(now).toMatchObject(expected[4]!);
+
+    // The same posted balances, for every moment at once.
+    const posted = await fx.ledger.postedBalancesAt(w, [stamps[0]! - 1, ...stamps]);
+    expect([stamps[0]! - 1, ...stamps].map((stamp) => posted.get(stamp))).toEqual([
+      0n,
+      ...expected.map((balance) => balance.creditsPosted - balance.debitsPosted),
+    ]);
   });
 
   it('looks transfers up by id, in the order asked, skipping unknown ids', async () => {

@@ -10,6 +10,7 @@ import { expiryTransferId } from './ids.js';
 import {
   accountTransfers,
   balanceAt,
+  postedBalancesAt,
   lookupAccounts,
   lookupTransfers,
   type AccountTransfersQuery,
@@ -82,6 +83,11 @@ export class Ledger {
   /** The account's counters as of `timestamp` (microseconds since the epoch, inclusive). */
   balanceAt(accountId: string, timestamp: number): Promise<AccountBalance> {
     return balanceAt(this.#db, accountId, timestamp);
+  }
+
+  /** Posted balances (credits − debits posted) at each timestamp, in one query. */
+  postedBalancesAt(accountId: string, timestamps: readonly number[]): Promise<Map<number, bigint>> {
+    return postedBalancesAt(this.#db, accountId, timestamps);
   }
 
   verify(): Promise<LedgerVerification> {

@@ -115,3 +115,35 @@ export async function balanceAt(db: SqlExecutor, accountId: string, timestamp: n
     creditsPosted: BigInt(row.cpo),
   };
 }
+
+/** Most timestamps in one `postedBalancesAt` call: a page of history. */
+export const BALANCE_TIMESTAMPS_MAX = 1_000;
+
+/**
+ * The account's posted balance (credits posted − debits posted) as it stood at each of `timestamps`, in one
+ * query: a history page asks this once instead of once a row. Pending reservations are not in it; a post
+ * adds its amount and a void adds nothing, as in `balanceAt`.
+ */
+export async function postedBalancesAt(
+  db: SqlExecutor,
+  accountId: string,
+  timestamps: readonly number[],
+): Promise<Map<number, bigint>> {
+  if (timestamps.length > BALANCE_TIMESTAMPS_MAX) {
+    throw new RangeError(`at most ${BALANCE_TIMESTAMPS_MAX} timestamps per call`);
+  }
+  const balances = new Map<number, bigint>();
+  if (timestamps.length === 0) return balances;
+  const id = accountId.toLowerCase();
+  const { rows } = await db.query<{ ts: string | number | bigint; posted: string }>(
+    `select q.ts, coalesce(sum(case when t.credit_account_id = $1 then t.amount else -t.amount end), 0)::text as posted
+     from unnest($2::bigint[]) as q(ts)
+     left join ledger_transfers t
+       on (t.debit_account_id = $1 or t.credit_account_id = $1) and t.timestamp <= q.ts
+      and t.flags & ${TransferFlags.pending | TransferFlags.voidPending} = 0
+     group by q.ts`,
+    [id, [...new Set(timestamps)].map(String)],
+  );
+  for (const row of rows) balances.set(Number(row.ts), BigInt(row.posted));
+  return balances;
+}

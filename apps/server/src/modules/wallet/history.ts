@@ -162,12 +162,12 @@ export async function listMovements(
   const postingIds = page.map(postingTransferId);
   const transfers = await ledger.lookupTransfers(postingIds.filter((id): id is string => id !== null));
   const timestamps = new Map(transfers.map((transfer) => [transfer.id, transfer.timestamp]));
-  const account = walletAccountId(customerId);
+  const balances = await ledger.postedBalancesAt(walletAccountId(customerId), [...timestamps.values()]);
   const movements = await Promise.all(
     page.map(async (row, index): Promise<Movement> => {
       const posting = postingIds[index];
       const timestamp = posting ? timestamps.get(posting) : undefined;
-      const balance = timestamp === undefined ? null : await ledger.balanceAt(account, timestamp);
+      const balance = timestamp === undefined ? undefined : balances.get(timestamp);
       const outgoing = OUTGOING.has(row.type);
       const isCustomer = row.type === 'p2p_in' || row.type === 'p2p_out';
       return {
@@ -178,7 +178,7 @@ export async function listMovements(
         status: row.status,
         counterparty: isCustomer && row.counterparty ? await maskCustomer(row.counterparty) : row.counterparty,
         note: row.note,
-        balanceAfter: balance === null ? null : Number(balance.creditsPosted - balance.debitsPosted),
+        balanceAfter: balance === undefined ? null : Number(balance),
         createdAt: iso(row.created_at),
       };
     }),

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 import { buildTestApp, openMigratedDatabase, type TestApp } from '../../../test/app-fixture.js';
 import { FEE_INCOME_ACCOUNT_ID, merchantSettlementAccountId } from '../../merchants/index.js';
+import { latestCode as readLatestCode } from '../../../test/sms-inbox.js';
 
 export const OPS_TOKEN = 'ops-token-for-tests-0123456789';
 export const PIN = '135790';
@@ -58,13 +59,7 @@ export async function openPaymentsHarness(env: Record<string, string> = {}): Pro
   const ops = { authorization: `Bearer ${OPS_TOKEN}` };
   const { app, ledger, services } = fixture;
 
-  async function latestCode(phone: string): Promise<string> {
-    const response = await fetch(`${simUrl}/sms/inbox?to=${encodeURIComponent(phone)}&limit=1`);
-    const inbox = (await response.json()) as { messages: { text: string }[] };
-    const match = /\b(\d{6})\b/.exec(inbox.messages[0]?.text ?? '');
-    if (!match?.[1]) throw new Error(`no code in the inbox of ${phone}`);
-    return match[1];
-  }
+  const latestCode = (phone: string) => readLatestCode(simUrl, phone);
 
   return {
     fixture,
