@@ -100,7 +100,26 @@ const configSchema = z.object({
   WEBHOOK_ATTEMPTS_MAX: integer(1, 30).default(8),
   WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000).default(30_000),
   WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(10_000),
+  BUSINESS_TIME_ZONE: z
+    .string()
+    .refine(isTimeZone, 'not an IANA time zone')
+    .default('Asia/Shanghai'),
+  SETTLEMENT_CUTOFF: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/)
+    .default('00:00'),
+  SETTLEMENT_GRACE_MS: integer(0, 3_600_000).default(60_000),
+  SETTLEMENT_INTERVAL_MS: integer(1_000, 3_600_000).default(60_000),
 });
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type ConfigVariable = keyof z.input<typeof configSchema>;
 
@@ -315,6 +334,24 @@ const variableDocs = {
   WEBHOOK_TIMEOUT_MS: {
     description: 'Time limit of one webhook request in milliseconds.',
     expected: 'must be an integer from 100 to 60000',
+  },
+  BUSINESS_TIME_ZONE: {
+    description: 'IANA time zone of business dates (settlement, merchant reports).',
+    expected: 'must be an IANA time zone such as Asia/Shanghai',
+  },
+  SETTLEMENT_CUTOFF: {
+    description:
+      'Local time (`HH:MM`, in `BUSINESS_TIME_ZONE`) at which a business date closes: with `23:00`, postings from 23:00 count to the next date; `00:00` is midnight at the end of the date.',
+    expected: 'must be a time HH:MM (00:00 to 23:59)',
+  },
+  SETTLEMENT_GRACE_MS: {
+    description:
+      'A business date is settled (T+1) this long after its cut-off, so transactions in flight at the cut-off have committed.',
+    expected: 'must be an integer from 0 to 3600000',
+  },
+  SETTLEMENT_INTERVAL_MS: {
+    description: 'How often the settlement job looks for business dates to settle and payouts to check or retry.',
+    expected: 'must be an integer from 1000 to 3600000',
   },
 } satisfies Record<ConfigVariable, VariableDoc>;
 
