@@ -1,8 +1,13 @@
-/** HTTP for merchants: the public application, operations' review (interim token), the merchant's own keys and webhooks. */
+/**
+ * HTTP for merchants: the public application, operations' review (interim token), the merchant's own
+ * keys, webhooks, notify key, stores and staff. `/v1/merchant/*` routes declare the roles they allow
+ * (platform/merchant-auth.ts); staff management takes a staff session only, never an API key.
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemSchema } from '../../platform/errors.js';
-import { merchantOf, requireMerchant, requireOpsToken } from '../../platform/merchant-auth.js';
+import { requireCustomer, SESSION_COOKIE } from '../../platform/auth.js';
+import { merchantGuard, merchantOf, requireOpsToken } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 
 const merchantSchema = z
@@ -57,13 +62,49 @@ const deliverySchema = z.object({
     }),
   ),
 });
+const storeSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    city: z.string(),
+    createdAt: z.string(),
+    closedAt: z.string().nullable(),
+  })
+  .meta({ id: 'MerchantStore' });
+const roleSchema = z.enum(['owner', 'manager', 'cashier']);
+const memberSchema = z
+  .object({
+    id: z.uuid(),
+    customerId: z.uuid(),
+    phoneMasked: z.string(),
+    role: roleSchema,
+    storeId: z.uuid().nullable().describe('The store they work at; null = every store'),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'MerchantMember' });
+const notifyKeySchema = z.object({
+  secret: z.string().describe("HMAC-SHA256 key of the `yika-signature` on notifications sent to orders' notify URLs"),
+  createdAt: z.string(),
+});
+const storeName = z.string().trim().min(1).max(40);
+const storeCity = z.string().trim().min(1).max(15);
 const idParams = z.object({ id: z.uuid() });
-const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema, 409: problemSchema };
+const errors = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+  422: problemSchema,
+};
 
 export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services, config }) => {
   const merchants = services.merchants;
   const webhooks = services.webhooks;
-  const asMerchant = requireMerchant(merchants);
+  const asMerchant = merchantGuard(app, merchants);
+  const everyone = ['owner', 'manager', 'cashier'] as const;
+  const managers = ['owner', 'manager'] as const;
+  const owners = ['owner'] as const;
   const asOps = requireOpsToken(config.OPS_API_TOKEN);
 
   app.post(
@@ -88,7 +129,38 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
         response: { 201: merchantSchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(201).send(await merchants.apply(request.body)),
+    async (request, reply) => {
+      // Signed in: the applicant becomes the owner. A stale or bad session is refused, not ignored.
+      const signedIn = request.headers.authorization !== undefined || request.cookies[SESSION_COOKIE] !== undefined;
+      if (signedIn) await requireCustomer(request);
+      return reply.code(201).send(await merchants.apply(request.body, request.customer?.customerId));
+    },
+  );
+
+  app.get(
+    '/me/merchants',
+    {
+      preHandler: requireCustomer,
+      schema: {
+        tags: ['merchants'],
+        summary: 'The merchants the signed-in customer works for, with their role',
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                merchantId: z.uuid(),
+                displayName: z.string(),
+                status: merchantSchema.shape.status,
+                role: roleSchema,
+                storeId: z.uuid().nullable(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => ({ items: await merchants.memberships(request.customer!.customerId) }),
   );
 
   const opsDescription =
@@ -147,7 +219,12 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.get(
     '/merchant',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(everyone),
+      schema: {
+        tags: ['merchant'],
+        summary: 'The merchant acted for (staff of a pending merchant see its status here)',
+        response: { 200: merchantSchema, ...errors },
+      },
     },
     async (request) => merchants.get(merchantOf(request).merchantId),
   );
@@ -155,7 +232,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.get(
     '/merchant/api-keys',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'API keys (never their secrets)',
@@ -168,7 +245,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.post(
     '/merchant/api-keys',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'Create an API key (the secret is shown once)',
@@ -183,7 +260,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.post(
     '/merchant/api-keys/:id/revoke',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'Revoke an API key (at once, for good)',
@@ -197,7 +274,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.get(
     '/merchant/webhook-endpoints',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'Webhook endpoints',
@@ -210,7 +287,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.post(
     '/merchant/webhook-endpoints',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'Add a webhook endpoint; its signing secret is shown once',
@@ -227,7 +304,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.post(
     '/merchant/webhook-endpoints/:id/disable',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(owners),
       schema: {
         tags: ['merchant'],
         summary: 'Stop sending events to an endpoint',
@@ -244,7 +321,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.get(
     '/merchant/webhook-deliveries',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(managers),
       schema: {
         tags: ['merchant'],
         summary: 'Recent webhook deliveries with every attempt',
@@ -260,7 +337,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
   app.post(
     '/merchant/webhook-deliveries/:id/replay',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(managers),
       schema: {
         tags: ['merchant'],
         summary: "Send a delivery's event again (a new delivery)",
@@ -270,5 +347,162 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
     },
     async (request, reply) =>
       reply.code(201).send(await webhooks.replay(merchantOf(request).merchantId, request.params.id)),
+  );
+
+  app.get(
+    '/merchant/notify-key',
+    {
+      preHandler: asMerchant(owners),
+      schema: {
+        tags: ['merchant'],
+        summary: "The key that signs notifications to orders' notify URLs (created on first use)",
+        description:
+          'Notifications are POSTed to an order\'s `notifyUrl` when it is paid, signed like webhooks: `yika-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, t + "." + body)>`.',
+        response: { 200: notifyKeySchema, ...errors },
+      },
+    },
+    async (request) => merchants.notifyKey(merchantOf(request).merchantId),
+  );
+
+  app.post(
+    '/merchant/notify-key/rotate',
+    {
+      preHandler: asMerchant(owners),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Replace the notify key at once',
+        response: { 200: notifyKeySchema, ...errors },
+      },
+    },
+    async (request) => merchants.rotateNotifyKey(merchantOf(request).merchantId),
+  );
+
+  // ---- stores ----
+
+  app.get(
+    '/merchant/stores',
+    {
+      preHandler: asMerchant(managers),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Stores, open ones first',
+        response: { 200: z.object({ items: z.array(storeSchema) }), ...errors },
+      },
+    },
+    async (request) => ({ items: await merchants.listStores(merchantOf(request).merchantId) }),
+  );
+
+  app.post(
+    '/merchant/stores',
+    {
+      preHandler: asMerchant(managers),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Open a store (at most 50 open)',
+        body: z.object({ name: storeName, city: storeCity }),
+        response: { 201: storeSchema, ...errors },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await merchants.createStore(merchantOf(request).merchantId, request.body)),
+  );
+
+  app.patch(
+    '/merchant/stores/:id',
+    {
+      preHandler: asMerchant(managers),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Rename a store or change its city',
+        params: idParams,
+        body: z
+          .object({ name: storeName.optional(), city: storeCity.optional() })
+          .refine((body) => body.name !== undefined || body.city !== undefined, 'name or city'),
+        response: { 200: storeSchema, ...errors },
+      },
+    },
+    async (request) => merchants.updateStore(merchantOf(request).merchantId, request.params.id, request.body),
+  );
+
+  app.post(
+    '/merchant/stores/:id/close',
+    {
+      preHandler: asMerchant(managers),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Close a store for good (refused while staff are bound to it)',
+        params: idParams,
+        response: { 200: storeSchema, ...errors },
+      },
+    },
+    async (request) => merchants.closeStore(merchantOf(request).merchantId, request.params.id),
+  );
+
+  // ---- staff (owners only, by session: an API key cannot grant people access) ----
+
+  app.get(
+    '/merchant/staff',
+    {
+      preHandler: asMerchant(owners, { apiKey: false }),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Staff members and their roles',
+        response: { 200: z.object({ items: z.array(memberSchema) }), ...errors },
+      },
+    },
+    async (request) => ({ items: await merchants.listMembers(merchantOf(request).merchantId) }),
+  );
+
+  app.post(
+    '/merchant/staff',
+    {
+      preHandler: asMerchant(owners, { apiKey: false }),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Add a staff member by their registered Yika phone number (at most 200)',
+        body: z.object({
+          phone: z.string().trim().min(6).max(20),
+          role: roleSchema,
+          storeId: z.uuid().nullable().optional().describe('Bind to one store (a cashier then sees only its payments)'),
+        }),
+        response: { 201: memberSchema, ...errors },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await merchants.addMember(merchantOf(request).merchantId, request.body)),
+  );
+
+  app.patch(
+    '/merchant/staff/:id',
+    {
+      preHandler: asMerchant(owners, { apiKey: false }),
+      schema: {
+        tags: ['merchant'],
+        summary: "Change a member's role or store (the last owner cannot be demoted)",
+        params: idParams,
+        body: z
+          .object({ role: roleSchema.optional(), storeId: z.uuid().nullable().optional() })
+          .refine((body) => body.role !== undefined || body.storeId !== undefined, 'role or storeId'),
+        response: { 200: memberSchema, ...errors },
+      },
+    },
+    async (request) => merchants.updateMember(merchantOf(request).merchantId, request.params.id, request.body),
+  );
+
+  app.post(
+    '/merchant/staff/:id/remove',
+    {
+      preHandler: asMerchant(owners, { apiKey: false }),
+      schema: {
+        tags: ['merchant'],
+        summary: 'Remove a staff member (the last owner cannot be removed)',
+        params: idParams,
+        response: { 204: z.null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await merchants.removeMember(merchantOf(request).merchantId, request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 };

@@ -1,4 +1,4 @@
-/** Tables the merchants module owns: merchants, their API keys, webhook endpoints and deliveries. */
+/** Tables the merchants module owns: merchants, their API keys, webhook endpoints and deliveries, stores and staff. */
 import type { Migration } from '@yika/db';
 
 export const merchantsMigrations: Migration[] = [
@@ -74,6 +74,48 @@ create table merchant_webhook_attempts (
   duration_ms integer not null
 );
 create index merchant_webhook_attempts_delivery on merchant_webhook_attempts (delivery_id, attempted_at);
+`,
+  },
+  {
+    id: 'merchants/0002_stores_members_notify',
+    sql: `
+create table merchant_stores (
+  id uuid primary key,
+  merchant_id uuid not null references merchants (id),
+  name text not null,
+  city text not null,
+  created_at timestamptz not null default now(),
+  closed_at timestamptz
+);
+create index merchant_stores_merchant on merchant_stores (merchant_id, created_at);
+
+-- Staff are ordinary customers; a removed member keeps the row (removed_at) for the record.
+create table merchant_members (
+  id uuid primary key,
+  merchant_id uuid not null references merchants (id),
+  customer_id uuid not null,
+  -- Masked when added (e.g. +86 138****8000): enough to recognise a colleague, nothing more.
+  phone_masked text not null,
+  role text not null check (role in ('owner', 'manager', 'cashier')),
+  store_id uuid references merchant_stores (id),
+  created_at timestamptz not null default now(),
+  removed_at timestamptz
+);
+create unique index merchant_members_live on merchant_members (merchant_id, customer_id) where removed_at is null;
+create index merchant_members_customer on merchant_members (customer_id) where removed_at is null;
+
+-- The key that signs order notifications (notifyUrl), one per merchant, encrypted at rest.
+create table merchant_notify_keys (
+  merchant_id uuid primary key references merchants (id),
+  secret_ciphertext text not null,
+  created_at timestamptz not null default now()
+);
+
+-- A delivery goes to a webhook endpoint or, for an order's notification, to the order's notify URL.
+alter table merchant_webhook_deliveries alter column endpoint_id drop not null;
+alter table merchant_webhook_deliveries add column notify_url text;
+alter table merchant_webhook_deliveries add constraint merchant_webhook_deliveries_target
+  check ((endpoint_id is null) <> (notify_url is null));
 `,
   },
 ];

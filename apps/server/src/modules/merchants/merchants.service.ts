@@ -3,9 +3,10 @@
  * of HTTP. A merchant collects money only while approved; its accounts are opened on approval.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Database } from '@yika/db';
+import type { Database, SqlExecutor } from '@yika/db';
 import { newId, type Ledger } from '@yika/ledger';
 import type { DataCipher } from '../../platform/crypto.js';
+import type { MerchantRole } from '../../platform/merchant-auth.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
 import { merchantAccounts, merchantSettlementAccountId } from './chart.js';
 
@@ -53,6 +54,37 @@ export interface WebhookEndpointView {
   disabledAt: string | null;
 }
 
+export interface StoreView {
+  id: string;
+  name: string;
+  city: string;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+export interface MemberView {
+  id: string;
+  customerId: string;
+  phoneMasked: string;
+  role: MerchantRole;
+  storeId: string | null;
+  createdAt: string;
+}
+
+export interface MembershipView {
+  merchantId: string;
+  displayName: string;
+  status: MerchantStatus;
+  role: MerchantRole;
+  storeId: string | null;
+}
+
+/** What the merchants module needs of identity: staff are ordinary customers, found by phone. */
+export interface StaffDirectory {
+  findCustomerByPhone(phone: string): Promise<{ customerId: string } | null>;
+  getCustomer(customerId: string): Promise<{ phone: string }>;
+}
+
 export type MerchantDecision = 'approve' | 'reject' | 'suspend' | 'reinstate';
 
 /** Which status each decision may start from, and where it leads. */
@@ -66,6 +98,11 @@ const transitions: Record<MerchantDecision, { from: MerchantStatus[]; to: Mercha
 /** Most live API keys and webhook endpoints per merchant. */
 export const API_KEYS_MAX = 20;
 export const WEBHOOK_ENDPOINTS_MAX = 10;
+/** Most open stores and live staff members per merchant. */
+export const STORES_MAX = 50;
+export const MEMBERS_MAX = 200;
+/** Most memberships listed for one customer. */
+export const MEMBERSHIPS_LIST_MAX = 100;
 
 export class MerchantError extends DomainError {}
 
@@ -140,36 +177,372 @@ export function webhookSecretContext(endpointId: string): string {
   return `merchant-webhook:${endpointId}:secret`;
 }
 
+export function notifyKeySecretContext(merchantId: string): string {
+  return `merchant-notify:${merchantId}:secret`;
+}
+
+/** A new notify key: random, shown to the merchant, kept encrypted. */
+export function newNotifyKeySecret(): string {
+  return `nksec_${randomBytes(32).toString('base64url')}`;
+}
+
+/** `+86******8000`: the country code and last four digits. */
+function maskPhone(phone: string): string {
+  return `${phone.slice(0, phone.startsWith('+86') ? 3 : 2)}******${phone.slice(-4)}`;
+}
+
+interface StoreRow {
+  id: string;
+  merchant_id: string;
+  name: string;
+  city: string;
+  created_at: Date | string;
+  closed_at: Date | string | null;
+}
+
+function storeView(row: StoreRow): StoreView {
+  return { id: row.id, name: row.name, city: row.city, createdAt: iso(row.created_at)!, closedAt: iso(row.closed_at) };
+}
+
+interface MemberRow {
+  id: string;
+  merchant_id: string;
+  customer_id: string;
+  phone_masked: string;
+  role: MerchantRole;
+  store_id: string | null;
+  created_at: Date | string;
+}
+
+function memberView(row: MemberRow): MemberView {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    phoneMasked: row.phone_masked,
+    role: row.role,
+    storeId: row.store_id,
+    createdAt: iso(row.created_at)!,
+  };
+}
+
+const count = async (db: SqlExecutor, sql: string, params: unknown[]): Promise<number> => {
+  const { rows } = await db.query<{ count: string | number | bigint }>(sql, params);
+  return Number(rows[0]?.count ?? 0);
+};
+
 export class MerchantsService {
   readonly #db: Database;
   readonly #ledger: Ledger;
   readonly #cipher: DataCipher;
+  readonly #staff: StaffDirectory | undefined;
 
-  constructor(options: { db: Database; ledger: Ledger; cipher: DataCipher }) {
+  constructor(options: { db: Database; ledger: Ledger; cipher: DataCipher; staff?: StaffDirectory }) {
     this.#db = options.db;
     this.#ledger = options.ledger;
     this.#cipher = options.cipher;
+    this.#staff = options.staff;
   }
 
-  /** An application to join: pending until operations decide. */
-  async apply(input: MerchantApplication): Promise<MerchantView> {
+  /**
+   * An application to join: pending until operations decide. With `ownerCustomerId` (the signed-in
+   * applicant) that customer becomes the merchant's owner in the same transaction.
+   */
+  async apply(input: MerchantApplication, ownerCustomerId?: string): Promise<MerchantView> {
     const id = newId();
-    await this.#db.query(
-      `insert into merchants (id, legal_name, display_name, mcc, contact_name, contact_phone, contact_email, city, fee_rate_bps, status)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')`,
-      [
-        id,
-        input.legalName,
-        input.displayName,
-        input.mcc,
-        input.contactName,
-        input.contactPhone,
-        input.contactEmail ?? null,
-        input.city,
-        input.feeRateBps,
-      ],
-    );
+    const ownerPhone = ownerCustomerId === undefined ? null : (await this.#directory().getCustomer(ownerCustomerId)).phone;
+    await this.#db.transaction(async (tx) => {
+      await tx.query(
+        `insert into merchants (id, legal_name, display_name, mcc, contact_name, contact_phone, contact_email, city, fee_rate_bps, status)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')`,
+        [
+          id,
+          input.legalName,
+          input.displayName,
+          input.mcc,
+          input.contactName,
+          input.contactPhone,
+          input.contactEmail ?? null,
+          input.city,
+          input.feeRateBps,
+        ],
+      );
+      if (ownerCustomerId !== undefined && ownerPhone !== null) {
+        await tx.query(
+          `insert into merchant_members (id, merchant_id, customer_id, phone_masked, role) values ($1, $2, $3, $4, 'owner')`,
+          [newId(), id, ownerCustomerId, maskPhone(ownerPhone)],
+        );
+      }
+    });
     return this.get(id);
+  }
+
+  #directory(): StaffDirectory {
+    if (!this.#staff) throw new Error('MerchantsService was built without a staff directory (identity)');
+    return this.#staff;
+  }
+
+  // ---- staff and stores ----
+
+  /** The customer's live membership of the merchant, with the merchant's status; null when none. */
+  async membership(
+    merchantId: string,
+    customerId: string,
+  ): Promise<{ role: MerchantRole; storeId: string | null; merchantStatus: MerchantStatus } | null> {
+    const { rows } = await this.#db.query<{ role: MerchantRole; store_id: string | null; status: MerchantStatus }>(
+      `select m.role, m.store_id, x.status from merchant_members m join merchants x on x.id = m.merchant_id
+       where m.merchant_id = $1 and m.customer_id = $2 and m.removed_at is null`,
+      [merchantId, customerId],
+    );
+    const row = rows[0];
+    return row ? { role: row.role, storeId: row.store_id, merchantStatus: row.status } : null;
+  }
+
+  /** Every merchant the customer works for (most recent first, at most MEMBERSHIPS_LIST_MAX). */
+  async memberships(customerId: string): Promise<MembershipView[]> {
+    const { rows } = await this.#db.query<{
+      merchant_id: string;
+      display_name: string;
+      status: MerchantStatus;
+      role: MerchantRole;
+      store_id: string | null;
+    }>(
+      `select m.merchant_id, x.display_name, x.status, m.role, m.store_id
+       from merchant_members m join merchants x on x.id = m.merchant_id
+       where m.customer_id = $1 and m.removed_at is null order by m.created_at desc, m.id limit ${MEMBERSHIPS_LIST_MAX}`,
+      [customerId],
+    );
+    return rows.map((row) => ({
+      merchantId: row.merchant_id,
+      displayName: row.display_name,
+      status: row.status,
+      role: row.role,
+      storeId: row.store_id,
+    }));
+  }
+
+  async listStores(merchantId: string): Promise<StoreView[]> {
+    const { rows } = await this.#db.query<StoreRow>(
+      `select * from merchant_stores where merchant_id = $1 order by closed_at is not null, created_at, id limit ${STORES_MAX * 4}`,
+      [merchantId],
+    );
+    return rows.map(storeView);
+  }
+
+  async createStore(merchantId: string, input: { name: string; city: string }): Promise<StoreView> {
+    return this.#db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const open = await count(tx, `select count(*) as count from merchant_stores where merchant_id = $1 and closed_at is null`, [
+        merchantId,
+      ]);
+      if (open >= STORES_MAX) throw tooMany('open stores', STORES_MAX);
+      const { rows } = await tx.query<StoreRow>(
+        `insert into merchant_stores (id, merchant_id, name, city) values ($1, $2, $3, $4) returning *`,
+        [newId(), merchantId, input.name, input.city],
+      );
+      return storeView(rows[0]!);
+    });
+  }
+
+  async updateStore(merchantId: string, storeId: string, input: { name?: string; city?: string }): Promise<StoreView> {
+    const { rows } = await this.#db.query<StoreRow>(
+      `update merchant_stores set name = coalesce($3, name), city = coalesce($4, city)
+       where id = $1 and merchant_id = $2 and closed_at is null returning *`,
+      [storeId, merchantId, input.name ?? null, input.city ?? null],
+    );
+    if (!rows[0]) throw storeNotFound();
+    return storeView(rows[0]);
+  }
+
+  /** Closes a store for good; refused while staff are still bound to it (they would lose their scope). */
+  async closeStore(merchantId: string, storeId: string): Promise<StoreView> {
+    return this.#db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const bound = await count(
+        tx,
+        `select count(*) as count from merchant_members where merchant_id = $1 and store_id = $2 and removed_at is null`,
+        [merchantId, storeId],
+      );
+      if (bound > 0) {
+        throw new MerchantError({
+          code: 'store_has_staff',
+          status: 409,
+          title: 'Store still has staff',
+          detail: `${bound} staff member(s) still work at this store: move or remove them first.`,
+          extensions: { staffCount: bound },
+        });
+      }
+      const { rows } = await tx.query<StoreRow>(
+        `update merchant_stores set closed_at = coalesce(closed_at, now()) where id = $1 and merchant_id = $2 returning *`,
+        [storeId, merchantId],
+      );
+      if (!rows[0]) throw storeNotFound();
+      return storeView(rows[0]);
+    });
+  }
+
+  async listMembers(merchantId: string): Promise<MemberView[]> {
+    const { rows } = await this.#db.query<MemberRow>(
+      `select * from merchant_members where merchant_id = $1 and removed_at is null order by created_at, id limit ${MEMBERS_MAX}`,
+      [merchantId],
+    );
+    return rows.map(memberView);
+  }
+
+  /** Adds a registered customer, found by their phone number, as staff. */
+  async addMember(
+    merchantId: string,
+    input: { phone: string; role: MerchantRole; storeId?: string | null | undefined },
+  ): Promise<MemberView> {
+    const found = await this.#directory().findCustomerByPhone(input.phone);
+    if (!found) {
+      throw new MerchantError({
+        code: 'staff_phone_unknown',
+        status: 422,
+        title: 'No Yika user with this phone number',
+        detail: 'Staff sign in with the Yika wallet: ask them to register with this number first.',
+      });
+    }
+    const { phone } = await this.#directory().getCustomer(found.customerId);
+    return this.#db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const live = await count(tx, `select count(*) as count from merchant_members where merchant_id = $1 and removed_at is null`, [
+        merchantId,
+      ]);
+      if (live >= MEMBERS_MAX) throw tooMany('staff members', MEMBERS_MAX);
+      const storeId = input.storeId ?? null;
+      if (storeId !== null) await this.#openStore(tx, merchantId, storeId);
+      const existing = await count(
+        tx,
+        `select count(*) as count from merchant_members where merchant_id = $1 and customer_id = $2 and removed_at is null`,
+        [merchantId, found.customerId],
+      );
+      if (existing > 0) {
+        throw new MerchantError({
+          code: 'staff_already_member',
+          status: 409,
+          title: 'Already on the staff',
+          detail: 'This person is already a member of the merchant: change their role instead.',
+        });
+      }
+      const { rows } = await tx.query<MemberRow>(
+        `insert into merchant_members (id, merchant_id, customer_id, phone_masked, role, store_id)
+         values ($1, $2, $3, $4, $5, $6) returning *`,
+        [newId(), merchantId, found.customerId, maskPhone(phone), input.role, storeId],
+      );
+      return memberView(rows[0]!);
+    });
+  }
+
+  /** Changes a member's role and/or store; the last owner cannot be demoted. */
+  async updateMember(
+    merchantId: string,
+    memberId: string,
+    input: { role?: MerchantRole | undefined; storeId?: string | null | undefined },
+  ): Promise<MemberView> {
+    return this.#db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const member = await this.#liveMember(tx, merchantId, memberId);
+      const role = input.role ?? member.role;
+      if (member.role === 'owner' && role !== 'owner') await this.#keepAnOwner(tx, merchantId);
+      const storeId = input.storeId === undefined ? member.store_id : input.storeId;
+      if (storeId !== null && storeId !== member.store_id) await this.#openStore(tx, merchantId, storeId);
+      const { rows } = await tx.query<MemberRow>(
+        `update merchant_members set role = $2, store_id = $3 where id = $1 returning *`,
+        [memberId, role, storeId],
+      );
+      return memberView(rows[0]!);
+    });
+  }
+
+  /** Removes a member (the row stays, marked removed); the last owner cannot be removed. */
+  async removeMember(merchantId: string, memberId: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const member = await this.#liveMember(tx, merchantId, memberId);
+      if (member.role === 'owner') await this.#keepAnOwner(tx, merchantId);
+      await tx.query(`update merchant_members set removed_at = now() where id = $1`, [memberId]);
+    });
+  }
+
+  /** Serialises staff and store changes of one merchant (the owner count and limits are checked under it). */
+  async #lockMerchant(tx: SqlExecutor, merchantId: string): Promise<void> {
+    const { rows } = await tx.query(`select id from merchants where id = $1 for update`, [merchantId]);
+    if (!rows[0]) throw new NotFoundError('No such merchant.');
+  }
+
+  async #liveMember(tx: SqlExecutor, merchantId: string, memberId: string): Promise<MemberRow> {
+    const { rows } = await tx.query<MemberRow>(
+      `select * from merchant_members where id = $1 and merchant_id = $2 and removed_at is null`,
+      [memberId, merchantId],
+    );
+    if (!rows[0]) throw new NotFoundError('No such staff member.');
+    return rows[0];
+  }
+
+  async #openStore(tx: SqlExecutor, merchantId: string, storeId: string): Promise<void> {
+    const open = await count(
+      tx,
+      `select count(*) as count from merchant_stores where id = $1 and merchant_id = $2 and closed_at is null`,
+      [storeId, merchantId],
+    );
+    if (open === 0) throw storeNotFound();
+  }
+
+  /** Throws unless another live owner remains besides the one being demoted or removed. */
+  async #keepAnOwner(tx: SqlExecutor, merchantId: string): Promise<void> {
+    const owners = await count(
+      tx,
+      `select count(*) as count from merchant_members where merchant_id = $1 and role = 'owner' and removed_at is null`,
+      [merchantId],
+    );
+    if (owners <= 1) {
+      throw new MerchantError({
+        code: 'last_owner',
+        status: 409,
+        title: 'The last owner must stay',
+        detail: 'A merchant always keeps at least one owner: make someone else owner first.',
+      });
+    }
+  }
+
+  // ---- notify key ----
+
+  /**
+   * The key that signs notifications to orders' notify URLs (`t=…,v1=…` like webhooks), created on first
+   * use. Unlike an endpoint's secret it can be shown again: the merchant's server needs it to verify.
+   */
+  async notifyKey(merchantId: string): Promise<{ secret: string; createdAt: string }> {
+    await this.get(merchantId);
+    const secret = newNotifyKeySecret();
+    await this.#db.query(
+      `insert into merchant_notify_keys (merchant_id, secret_ciphertext) values ($1, $2) on conflict (merchant_id) do nothing`,
+      [merchantId, this.#cipher.encrypt(secret, notifyKeySecretContext(merchantId))],
+    );
+    return this.#readNotifyKey(merchantId);
+  }
+
+  /** Replaces the notify key at once (notifications already signed with the old one stay valid as sent). */
+  async rotateNotifyKey(merchantId: string): Promise<{ secret: string; createdAt: string }> {
+    await this.get(merchantId);
+    const secret = newNotifyKeySecret();
+    await this.#db.query(
+      `insert into merchant_notify_keys (merchant_id, secret_ciphertext) values ($1, $2)
+       on conflict (merchant_id) do update set secret_ciphertext = excluded.secret_ciphertext, created_at = now()`,
+      [merchantId, this.#cipher.encrypt(secret, notifyKeySecretContext(merchantId))],
+    );
+    return this.#readNotifyKey(merchantId);
+  }
+
+  async #readNotifyKey(merchantId: string): Promise<{ secret: string; createdAt: string }> {
+    const { rows } = await this.#db.query<{ secret_ciphertext: string; created_at: Date | string }>(
+      `select secret_ciphertext, created_at from merchant_notify_keys where merchant_id = $1`,
+      [merchantId],
+    );
+    const row = rows[0]!;
+    return {
+      secret: this.#cipher.decrypt(row.secret_ciphertext, notifyKeySecretContext(merchantId)),
+      createdAt: iso(row.created_at)!,
+    };
   }
 
   async get(merchantId: string): Promise<MerchantView> {
@@ -311,6 +684,8 @@ export class MerchantsService {
     if (!rows[0]) throw new NotFoundError('No such webhook endpoint.');
   }
 }
+
+const storeNotFound = () => new NotFoundError('No such open store.');
 
 function tooMany(what: string, max: number) {
   return new MerchantError({

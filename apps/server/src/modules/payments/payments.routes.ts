@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { requireCustomer } from '../../platform/auth.js';
 import { problemSchema } from '../../platform/errors.js';
 import { requireIdempotencyKey } from '../../platform/idempotency.js';
-import { merchantOf, requireMerchant } from '../../platform/merchant-auth.js';
+import { merchantGuard, merchantOf } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { stepUpProofSchema } from '../identity/index.js';
 import { ORDER_TTL_SECONDS_MAX, ORDER_TTL_SECONDS_MIN, PAYMENT_AMOUNT_MAX } from './payments.service.js';
@@ -42,7 +42,7 @@ const paymentSchema = z
     merchantId: z.uuid(),
     merchantName: z.string(),
     orderId: z.uuid().nullable(),
-    method: z.enum(['static_qr', 'dynamic_qr', 'checkout']),
+    method: z.enum(['static_qr', 'dynamic_qr', 'checkout', 'payment_code']),
     amount: z.number().int(),
     fee: z.number().int().describe('Merchant fee in fen: amount × feeRateBps / 10000, rounded half-up'),
     feeRateBps: z.number().int(),
@@ -116,14 +116,14 @@ async function renderQr(payload: string, format: 'png' | 'svg'): Promise<{ type:
 
 export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services }) => {
   const payments = services.payments;
-  const asMerchant = requireMerchant(services.merchants);
+  const asMerchant = merchantGuard(app, services.merchants);
 
   // ---- merchant: codes and orders ----
 
   app.get(
     '/merchant/qr-codes/static',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: "The merchant's static QR code (the customer enters the amount)",
@@ -136,7 +136,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/qr-codes/static/image',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: 'The static QR code as PNG or SVG, to print',
@@ -154,7 +154,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
     app.post(
       channel === 'qr' ? '/merchant/qr-codes/dynamic' : '/merchant/orders',
       {
-        preHandler: asMerchant,
+        preHandler: asMerchant(channel === 'qr' ? ['owner', 'manager', 'cashier'] : ['owner', 'manager']),
         schema: {
           tags: ['merchant'],
           summary:
@@ -180,7 +180,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/orders/:id',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: 'Query an order',
@@ -194,7 +194,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/orders/:id/qr',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: "An order's dynamic QR code as PNG or SVG",
@@ -213,7 +213,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.post(
     '/merchant/orders/:id/close',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager']),
       schema: {
         tags: ['merchant'],
         summary: 'Close an unpaid order so it can no longer be paid',
@@ -229,7 +229,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/payments',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: 'Recent payments, newest first',
@@ -243,7 +243,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/payments/:id',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: 'A payment',
@@ -257,7 +257,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.post(
     '/merchant/payments/:id/refunds',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager']),
       schema: {
         tags: ['merchant'],
         summary: 'Refund all or part of a payment (several refunds may follow, never above what was paid)',
@@ -282,7 +282,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
   app.get(
     '/merchant/payments/:id/refunds',
     {
-      preHandler: asMerchant,
+      preHandler: asMerchant(['owner', 'manager', 'cashier']),
       schema: {
         tags: ['merchant'],
         summary: "A payment's refunds",
