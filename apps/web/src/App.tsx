@@ -31,6 +31,8 @@ const Devices = lazy(() => import('./screens/Settings.js').then((module) => ({ d
 const Verification = lazy(() => import('./screens/Identity.js').then((module) => ({ default: module.Verification })));
 const FreezeAccount = lazy(() => import('./screens/Identity.js').then((module) => ({ default: module.FreezeAccount })));
 const Transfer = lazy(() => import('./screens/Transfer.js').then((module) => ({ default: module.Transfer })));
+const Scan = lazy(() => import('./screens/Scan.js').then((module) => ({ default: module.Scan })));
+const Checkout = lazy(() => import('./screens/Checkout.js').then((module) => ({ default: module.Checkout })));
 
 function RequireSignIn() {
   const { state, refresh } = useSession();
@@ -107,6 +109,8 @@ export function App() {
                 <Route path="withdraw" element={<Withdraw />} />
                 <Route path="orders/:orderId" element={<Order />} />
                 <Route path="transfer" element={<Transfer />} />
+                <Route path="scan" element={<Scan />} />
+                <Route path="checkout/:orderId" element={<Checkout />} />
                 <Route path="request" element={<RequestMoney />} />
                 <Route path="pay/:requestId" element={<PayRequest />} />
                 <Route path="bill" element={<Bill />} />

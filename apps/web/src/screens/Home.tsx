@@ -8,6 +8,7 @@ import {
   HandPayCircleOutline,
   PayCircleOutline,
   ReceiptOutline,
+  ScanningOutline,
   SendOutline,
 } from 'antd-mobile-icons';
 import { useState, type ReactNode } from 'react';
@@ -40,6 +41,7 @@ export function Home() {
     { key: 'request', icon: <ReceiptOutline />, label: t('home.request'), to: '/request' },
     { key: 'cards', icon: <BankcardOutline />, label: t('home.cards'), to: '/cards' },
     { key: 'bill', icon: <BillOutline />, label: t('home.bill'), to: '/bill' },
+    { key: 'scan', icon: <ScanningOutline />, label: t('scan.entry'), to: '/scan' },
   ];
 
   return (
