@@ -77,6 +77,8 @@ const configSchema = z.object({
   BANK_DEADLINE_MS: integer(1_000, 7 * 86_400_000).default(120_000),
   LEDGER_SWEEP_INTERVAL_MS: integer(100, 3_600_000).default(10_000),
   STEP_UP_THRESHOLD_FEN: integer(1, 1_000_000_000_000).default(500_000),
+  PAYMENT_CODE_NO_PIN_LIMIT_FEN: integer(0, 1_000_000_000_000).default(100_000),
+  PAYMENT_CODE_DAILY_NO_PIN_CAP_FEN: integer(0, 1_000_000_000_000).default(200_000),
   SMS_HTTP_URL: z.url({ protocol: /^https?$/ }).optional(),
   SMS_HTTP_TOKEN: z.string().min(1).optional(),
   SMS_TIMEOUT_MS: integer(100, 60_000).default(5_000),
@@ -257,6 +259,16 @@ const variableDocs = {
     description:
       'Payments of at least this many fen need a second factor besides the PIN (SMS code, authenticator app or passkey).',
     expected: 'must be an integer from 1 to 1000000000000',
+  },
+  PAYMENT_CODE_NO_PIN_LIMIT_FEN: {
+    description:
+      "A payment-code charge (付款码) of at most this many fen posts without the customer's PIN; above it the customer confirms on the phone. 0: every charge is confirmed.",
+    expected: 'must be an integer from 0 to 1000000000000',
+  },
+  PAYMENT_CODE_DAILY_NO_PIN_CAP_FEN: {
+    description:
+      "Most fen a customer pays by payment code without the PIN per business day; a charge beyond it waits for the customer's confirmation.",
+    expected: 'must be an integer from 0 to 1000000000000',
   },
   LEDGER_SWEEP_INTERVAL_MS: {
     description: 'How often pending transfers past their timeout are voided.',

@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import { PaymentsService } from './modules/payments/index.js';
+import { PaymentCodesService, PaymentsService } from './modules/payments/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { BankGateway } from './platform/bank.js';
 import { DataCipher } from './platform/crypto.js';
@@ -22,6 +22,7 @@ export interface Services {
   merchants: MerchantsService;
   webhooks: WebhookService;
   payments: PaymentsService;
+  paymentCodes: PaymentCodesService;
   cipher: DataCipher;
   sms: SmsSender;
 }
@@ -85,5 +86,18 @@ export function buildServices(deps: ServiceDeps): Services {
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.
   wallet.countOutgoing(payments.outgoing);
   wallet.listMovementsFrom(payments.movementsSql);
-  return { identity, cipher, sms, bank, cards, wallet, merchants, webhooks, payments };
+  // The only holder of the wallet's capability to pay a merchant without the PIN: a verified payment code.
+  const paymentCodes = new PaymentCodesService({
+    db,
+    cipher,
+    wallet,
+    payments,
+    merchants,
+    capability: wallet.issuePaymentCodeCapability(),
+    noPinLimit: BigInt(config.PAYMENT_CODE_NO_PIN_LIMIT_FEN),
+    dailyNoPinCap: BigInt(config.PAYMENT_CODE_DAILY_NO_PIN_CAP_FEN),
+    timeZone: config.BUSINESS_TIME_ZONE,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return { identity, cipher, sms, bank, cards, wallet, merchants, webhooks, payments, paymentCodes };
 }

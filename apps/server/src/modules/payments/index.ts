@@ -1,8 +1,16 @@
-/** Payments: merchant-presented QR codes (EMVCo MPM), online checkout orders, payments and refunds. */
-import type { AppModule } from '../../platform/module.js';
+/**
+ * Payments: merchant-presented QR codes (EMVCo MPM), customer-presented payment codes, online checkout
+ * orders, payments and refunds.
+ */
+import type { Migration } from '@yika/db';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AppModule, ModuleContext } from '../../platform/module.js';
+import { paymentCodesMigrations } from './payment-codes.schema.js';
+import { paymentCodesRoutes } from './payment-codes.routes.js';
+import { paymentsMigrations as orderMigrations } from './payments.schema.js';
 import { paymentsRoutes } from './payments.routes.js';
 
-export { paymentsMigrations } from './payments.schema.js';
+export const paymentsMigrations: Migration[] = [...orderMigrations, ...paymentCodesMigrations];
 export {
   PaymentsService,
   PaymentTransferCode,
@@ -14,4 +22,17 @@ export {
 export { feeFor, refundFeeShare } from './fees.js';
 export { buildYikaMpm, parseMpm, EmvcoError, YIKA_GUID } from './emvco.js';
 
-export const paymentsModule: AppModule = { name: 'payments', routes: paymentsRoutes };
+export {
+  PaymentCodesService,
+  type ChargeView,
+  type ConfirmationView,
+  type Enrolment,
+} from './payment-codes.service.js';
+export { paymentCode, parsePaymentCode, totp } from './payment-codes.totp.js';
+
+const routes: FastifyPluginAsyncZod<ModuleContext> = async (app, context) => {
+  await app.register(paymentsRoutes, context);
+  await app.register(paymentCodesRoutes, context);
+};
+
+export const paymentsModule: AppModule = { name: 'payments', routes };

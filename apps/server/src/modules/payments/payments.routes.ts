@@ -42,7 +42,7 @@ const paymentSchema = z
     merchantId: z.uuid(),
     merchantName: z.string(),
     orderId: z.uuid().nullable(),
-    method: z.enum(['static_qr', 'dynamic_qr', 'checkout']),
+    method: z.enum(['static_qr', 'dynamic_qr', 'checkout', 'payment_code']),
     amount: z.number().int(),
     fee: z.number().int().describe('Merchant fee in fen: amount × feeRateBps / 10000, rounded half-up'),
     feeRateBps: z.number().int(),

@@ -59,7 +59,7 @@ export interface PaymentView {
   merchantId: string;
   merchantName: string;
   orderId: string | null;
-  method: 'static_qr' | 'dynamic_qr' | 'checkout';
+  method: 'static_qr' | 'dynamic_qr' | 'checkout' | 'payment_code';
   amount: number;
   fee: number;
   feeRateBps: number;
@@ -137,6 +137,11 @@ interface RefundRow {
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
+
+/** The payment of a payment-code charge: derived, so a retried or concurrent posting is exactly-once. */
+export function paymentCodePaymentId(chargeId: string): string {
+  return transferId(chargeId, 'payment');
+}
 
 /** A UUID as 22 base64url characters: fits EMVCo's 25-character reference label (62.05). */
 export function orderReference(orderId: string): string {
@@ -376,7 +381,7 @@ export class PaymentsService {
     checkAmount(input.amount);
     return this.#wallet.payMerchant(
       customerId,
-      { amount: input.amount, pin: input.pin, stepUp: input.stepUp },
+      { amount: input.amount, authorization: { kind: 'pin', pin: input.pin, stepUp: input.stepUp } },
       {
         scope: 'payments.pay',
         idempotencyKey,
@@ -440,7 +445,7 @@ export class PaymentsService {
     if (order.status !== 'paid') assertOrderPayable(order);
     return this.#wallet.payMerchant(
       customerId,
-      { amount, pin: input.pin, stepUp: input.stepUp },
+      { amount, authorization: { kind: 'pin', pin: input.pin, stepUp: input.stepUp } },
       {
         scope: 'payments.pay',
         idempotencyKey,
@@ -462,6 +467,30 @@ export class PaymentsService {
         },
       },
     );
+  }
+
+  /**
+   * Records the payment of a payment-code charge inside the caller's transaction (the wallet's, after its
+   * checks and the payment code's or PIN's authorisation). The payment id derives from the charge id, so
+   * a charge is at most one payment.
+   */
+  async recordPaymentCodePayment(
+    tx: SqlExecutor,
+    input: { chargeId: string; merchantId: string; customerId: string; payerAccountId: string; amount: bigint },
+  ): Promise<PaymentView> {
+    checkAmount(input.amount);
+    const merchant = await this.#merchants.get(input.merchantId);
+    if (merchant.status !== 'approved') throw problemMerchantNotActive(merchant.status);
+    const stored = await this.#record(tx, {
+      id: paymentCodePaymentId(input.chargeId),
+      merchant,
+      order: null,
+      method: 'payment_code',
+      customerId: input.customerId,
+      payerAccountId: input.payerAccountId,
+      amount: input.amount,
+    });
+    return stored.body;
   }
 
   /** Writes the payment, its linked chain, the order's new status and the event, inside the caller's tx. */

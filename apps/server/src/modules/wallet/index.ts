@@ -3,6 +3,12 @@ import type { AppModule } from '../../platform/module.js';
 import { walletRoutes } from './wallet.routes.js';
 
 export { walletMigrations } from './wallet.schema.js';
-export { WalletService, type IdentityPort, type CardsPort } from './wallet.service.js';
+export {
+  WalletService,
+  type IdentityPort,
+  type CardsPort,
+  type MerchantPaymentAuthorization,
+  type PaymentCodeCapability,
+} from './wallet.service.js';
 
 export const walletModule: AppModule = { name: 'wallet', routes: walletRoutes };

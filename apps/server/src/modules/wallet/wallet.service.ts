@@ -70,6 +70,16 @@ export interface WalletServiceOptions {
 
 export class WalletError extends DomainError {}
 
+/** Proof, issued once by the wallet, that the caller verified a customer's payment code (see payMerchant). */
+export interface PaymentCodeCapability {
+  readonly issuedTo: 'payment-codes';
+}
+
+/** How a merchant payment is authorised: the customer's PIN, or a payment code verified by its service. */
+export type MerchantPaymentAuthorization =
+  | { kind: 'pin'; pin: string; stepUp?: StepUpProof | undefined }
+  | { kind: 'payment_code'; capability: PaymentCodeCapability };
+
 /** How much a customer paid out through another module: today and this year (or since opening), in fen. */
 export type OutgoingSource = (
   tx: SqlExecutor,
@@ -179,6 +189,7 @@ export class WalletService {
   readonly #timeZone: string;
   readonly #outgoingSources: OutgoingSource[] = [];
   readonly #movementSources: MovementSourceSql[] = [];
+  #paymentCodeCapability: PaymentCodeCapability | null = null;
 
   constructor(options: WalletServiceOptions) {
     this.#db = options.db;
@@ -383,13 +394,25 @@ export class WalletService {
   }
 
   /**
-   * Pays a merchant with the wallet's own checks: account state, limits (under the customer's lock),
-   * PIN, and the second factor for large amounts. `operation.run` writes the caller's rows and ledger
-   * transfers (debiting `payerAccountId`) in the same transaction as the idempotency record.
+   * Hands out the one capability that lets payMerchant skip the PIN for a verified payment code. Called
+   * once, by services.ts for the payments module's payment codes; a second call is a programming error.
+   */
+  issuePaymentCodeCapability(): PaymentCodeCapability {
+    if (this.#paymentCodeCapability) throw new Error('the payment-code capability was already issued');
+    this.#paymentCodeCapability = Object.freeze({ issuedTo: 'payment-codes' as const });
+    return this.#paymentCodeCapability;
+  }
+
+  /**
+   * Pays a merchant with the wallet's own checks: account state, limits (under the customer's lock), and
+   * the authorisation: the PIN (plus the second factor for large amounts), or a payment code the payment
+   * codes service verified, proven by the capability the wallet issued to it. `operation.run` writes the
+   * caller's rows and ledger transfers (debiting `payerAccountId`) in the same transaction as the
+   * idempotency record, after the customer's lock is taken (so it may check its own per-customer caps).
    */
   async payMerchant<Body>(
     payerId: string,
-    input: { amount: bigint; pin: string; stepUp?: StepUpProof | undefined },
+    input: { amount: bigint; authorization: MerchantPaymentAuthorization },
     operation: {
       scope: string;
       idempotencyKey: string;
@@ -401,8 +424,14 @@ export class WalletService {
     await this.#identity.assertCanMoveMoney(payerId);
     const limits = await this.#identity.limitsFor(payerId);
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
-    await this.#identity.verifyPaymentPin(payerId, input.pin);
-    await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
+    const { authorization } = input;
+    if (authorization.kind === 'pin') {
+      await this.#identity.verifyPaymentPin(payerId, authorization.pin);
+      await this.#secondFactorForLargeAmounts(payerId, input.amount, authorization.stepUp);
+    } else if (!this.#paymentCodeCapability || authorization.capability !== this.#paymentCodeCapability) {
+      // Only the holder of the issued capability may skip the PIN: anything else is a bug, not a user error.
+      throw new Error('payMerchant without a PIN needs the payment-code capability');
+    }
     await this.openWallet(payerId);
     return this.#db.transaction((tx) =>
       once(tx, `${operation.scope}:${payerId}`, operation.idempotencyKey, operation.request, async () => {
