@@ -11,6 +11,7 @@ import { paymentsMigrations } from './modules/payments/index.js';
 import { walletMigrations } from './modules/wallet/index.js';
 import { idempotencyMigrations } from './platform/idempotency.js';
 import { outboxMigrations } from './platform/outbox.js';
+import { auditMigrations } from './platform/audit.js';
 
 export const serverMigrations: readonly Migration[] = [
   ...ledgerMigrations,
@@ -21,4 +22,5 @@ export const serverMigrations: readonly Migration[] = [
   ...outboxMigrations,
   ...merchantsMigrations,
   ...paymentsMigrations,
+  ...auditMigrations,
 ];
