@@ -8,7 +8,12 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import { PaymentCodesService, PaymentsService } from './modules/payments/index.js';
+import {
+  PaymentCodesService,
+  PaymentsService,
+  ReportingService,
+  SettlementService,
+} from './modules/payments/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { BankGateway } from './platform/bank.js';
 import { DataCipher } from './platform/crypto.js';
@@ -23,6 +28,8 @@ export interface Services {
   webhooks: WebhookService;
   payments: PaymentsService;
   paymentCodes: PaymentCodesService;
+  settlement: SettlementService;
+  reporting: ReportingService;
   cipher: DataCipher;
   sms: SmsSender;
 }
@@ -99,5 +106,40 @@ export function buildServices(deps: ServiceDeps): Services {
     timeZone: config.BUSINESS_TIME_ZONE,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return { identity, cipher, sms, bank, cards, wallet, merchants, webhooks, payments, paymentCodes };
+  const calendar = { timeZone: config.BUSINESS_TIME_ZONE, cutoff: config.SETTLEMENT_CUTOFF };
+  // T+1 settlement pays merchants out through the same bank gateway, with its own callback path.
+  const settlement = new SettlementService({
+    db,
+    ledger: deps.ledger,
+    merchants,
+    bank,
+    cipher,
+    calendar,
+    callbackUrl: () => new URL('/v1/bank/settlement-callbacks', publicUrl()).toString(),
+    graceMs: config.SETTLEMENT_GRACE_MS,
+    pollAfterMs: config.BANK_POLL_AFTER_MS,
+    deadlineMs: config.BANK_DEADLINE_MS,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const reporting = new ReportingService({
+    db,
+    ledger: deps.ledger,
+    merchants,
+    calendar,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return {
+    identity,
+    cipher,
+    sms,
+    bank,
+    cards,
+    wallet,
+    merchants,
+    webhooks,
+    payments,
+    paymentCodes,
+    settlement,
+    reporting,
+  };
 }

@@ -9,8 +9,11 @@ import { paymentCodesMigrations } from './payment-codes.schema.js';
 import { paymentCodesRoutes } from './payment-codes.routes.js';
 import { paymentsMigrations as orderMigrations } from './payments.schema.js';
 import { paymentsRoutes } from './payments.routes.js';
+import { reportingRoutes } from './reporting.routes.js';
+import { settlementMigrations } from './settlement.schema.js';
+import { settlementRoutes } from './settlement.routes.js';
 
-export const paymentsMigrations: Migration[] = [...orderMigrations, ...paymentCodesMigrations];
+export const paymentsMigrations: Migration[] = [...orderMigrations, ...paymentCodesMigrations, ...settlementMigrations];
 export {
   PaymentsService,
   PaymentTransferCode,
@@ -29,10 +32,21 @@ export {
   type Enrolment,
 } from './payment-codes.service.js';
 export { paymentCode, parsePaymentCode, totp } from './payment-codes.totp.js';
+export {
+  SettlementService,
+  SettlementTransferCode,
+  type SettlementView,
+  type SettlementAccountView,
+  type RunReport as SettlementRunReport,
+} from './settlement.service.js';
+export { ReportingService, type MerchantSummary, type PaymentFilters } from './reporting.service.js';
+export type { BusinessCalendar } from './settlement.dates.js';
 
 const routes: FastifyPluginAsyncZod<ModuleContext> = async (app, context) => {
   await app.register(paymentsRoutes, context);
   await app.register(paymentCodesRoutes, context);
+  await app.register(settlementRoutes, context);
+  await app.register(reportingRoutes, context);
 };
 
 export const paymentsModule: AppModule = { name: 'payments', routes };

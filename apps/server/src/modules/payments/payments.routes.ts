@@ -226,19 +226,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
 
   // ---- merchant: payments and refunds ----
 
-  app.get(
-    '/merchant/payments',
-    {
-      preHandler: asMerchant(['owner', 'manager', 'cashier']),
-      schema: {
-        tags: ['merchant'],
-        summary: 'Recent payments, newest first',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }),
-        response: { 200: z.object({ payments: z.array(paymentSchema) }), ...errors },
-      },
-    },
-    async (request) => ({ payments: await payments.payments(merchantOf(request).merchantId, request.query.limit) }),
-  );
+  // The payments list (filters, cursor paging, CSV export) is in reporting.routes.ts.
 
   app.get(
     '/merchant/payments/:id',
