@@ -102,6 +102,7 @@ const configSchema = z.object({
   WEBHOOK_ATTEMPTS_MAX: integer(1, 30).default(8),
   WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000).default(30_000),
   WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(10_000),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.stringbool().optional(),
   BUSINESS_TIME_ZONE: z
     .string()
     .refine(isTimeZone, 'not an IANA time zone')
@@ -127,10 +128,12 @@ export type ConfigVariable = keyof z.input<typeof configSchema>;
 
 export type Config = Omit<
   z.output<typeof configSchema>,
-  'SEED_DEMO_DATA' | 'DATA_ENCRYPTION_KEYS' | 'DATA_INDEX_KEY' | 'BANK_SIM_SPAWN'
+  'SEED_DEMO_DATA' | 'DATA_ENCRYPTION_KEYS' | 'DATA_INDEX_KEY' | 'BANK_SIM_SPAWN' | 'WEBHOOK_ALLOW_PRIVATE_NETWORKS'
 > & {
   /** Resolved: an explicit value, else true everywhere except production. */
   BANK_SIM_SPAWN: boolean;
+  /** Resolved: an explicit value, else true everywhere except production. */
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: boolean;
   /** Resolved: an explicit value, else true everywhere except production. */
   SEED_DEMO_DATA: boolean;
   /** Resolved: required in production, a fixed development key ring elsewhere. */
@@ -347,6 +350,12 @@ const variableDocs = {
     description: 'Time limit of one webhook request in milliseconds.',
     expected: 'must be an integer from 100 to 60000',
   },
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
+    description:
+      'Let webhook endpoints and notify URLs reach loopback, private, link-local, CGNAT and other non-public addresses (SSRF guard off: tests and the demo deliver locally).',
+    expected: 'must be true or false',
+    defaultText: 'true (false when NODE_ENV=production)',
+  },
   BUSINESS_TIME_ZONE: {
     description: 'IANA time zone of business dates (settlement, merchant reports).',
     expected: 'must be an IANA time zone such as Asia/Shanghai',
@@ -409,7 +418,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     });
     throw new ConfigError(lines.join('\n'));
   }
-  const { SEED_DEMO_DATA, DATA_ENCRYPTION_KEYS, DATA_INDEX_KEY, BANK_SIM_SPAWN, ...rest } = result.data;
+  const {
+    SEED_DEMO_DATA,
+    DATA_ENCRYPTION_KEYS,
+    DATA_INDEX_KEY,
+    BANK_SIM_SPAWN,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    ...rest
+  } = result.data;
   const production = rest.NODE_ENV === 'production';
   const missing: string[] = [];
   // Development keys are public: in production personal data must be encrypted with the bank's own keys.
@@ -432,6 +448,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     ...rest,
     SEED_DEMO_DATA: SEED_DEMO_DATA ?? !production,
     BANK_SIM_SPAWN: BANK_SIM_SPAWN ?? !production,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? !production,
     DATA_ENCRYPTION_KEYS: DATA_ENCRYPTION_KEYS ?? DEV_DATA_ENCRYPTION_KEYS,
     DATA_INDEX_KEY: DATA_INDEX_KEY ?? DEV_DATA_INDEX_KEY,
   };

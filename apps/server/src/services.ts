@@ -81,13 +81,20 @@ export function buildServices(deps: ServiceDeps): Services {
     stepUpThreshold: BigInt(config.STEP_UP_THRESHOLD_FEN),
   });
   // Staff are identity customers, found by phone.
-  const merchants = new MerchantsService({ db, ledger: deps.ledger, cipher, staff: identity });
+  const merchants = new MerchantsService({
+    db,
+    ledger: deps.ledger,
+    cipher,
+    staff: identity,
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+  });
   const webhooks = new WebhookService({
     db,
     cipher,
     attemptsMax: config.WEBHOOK_ATTEMPTS_MAX,
     retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
   });
   const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.

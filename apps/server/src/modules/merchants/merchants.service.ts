@@ -8,6 +8,7 @@ import { newId, type Ledger } from '@yika/ledger';
 import type { DataCipher } from '../../platform/crypto.js';
 import type { MerchantRole } from '../../platform/merchant-auth.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
+import { checkOutboundUrl, type Resolver } from '../../platform/ssrf.js';
 import { merchantAccounts, merchantSettlementAccountId } from './chart.js';
 
 export type MerchantStatus = 'pending' | 'approved' | 'rejected' | 'suspended';
@@ -235,12 +236,34 @@ export class MerchantsService {
   readonly #ledger: Ledger;
   readonly #cipher: DataCipher;
   readonly #staff: StaffDirectory | undefined;
+  readonly #urls: { allowPrivate: boolean; resolve?: Resolver };
 
-  constructor(options: { db: Database; ledger: Ledger; cipher: DataCipher; staff?: StaffDirectory }) {
+  constructor(options: {
+    db: Database;
+    ledger: Ledger;
+    cipher: DataCipher;
+    staff?: StaffDirectory;
+    /** Accept webhook and notify URLs on loopback/private networks (tests, demo). Default false. */
+    allowPrivateNetworks?: boolean;
+    /** DNS for the SSRF check (tests). */
+    resolve?: Resolver;
+  }) {
     this.#db = options.db;
     this.#ledger = options.ledger;
     this.#cipher = options.cipher;
     this.#staff = options.staff;
+    this.#urls = {
+      allowPrivate: options.allowPrivateNetworks ?? false,
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    };
+  }
+
+  /**
+   * Refuses (422 `webhook_url_forbidden`) a URL we would POST to that reaches a loopback, private,
+   * link-local, CGNAT, multicast or metadata address. For webhook endpoints and orders' notify URLs.
+   */
+  async checkOutboundUrl(url: string): Promise<void> {
+    await checkOutboundUrl(url, this.#urls);
   }
 
   /**
@@ -648,6 +671,7 @@ export class MerchantsService {
   /** A webhook endpoint with a new signing secret, returned once and kept encrypted. */
   async addWebhookEndpoint(merchantId: string, url: string): Promise<WebhookEndpointView & { secret: string }> {
     await this.get(merchantId);
+    await this.checkOutboundUrl(url);
     const { rows: live } = await this.#db.query<{ count: string | number | bigint }>(
       `select count(*) as count from merchant_webhook_endpoints where merchant_id = $1 and disabled_at is null`,
       [merchantId],

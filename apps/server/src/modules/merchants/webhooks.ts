@@ -2,14 +2,24 @@
  * Webhook delivery: outbox events about a merchant become one delivery per live endpoint, posted signed
  * (HMAC-SHA256 over `${t}.${body}`, header `yika-signature: t=…,v1=…`) and retried with exponential
  * back-off up to a bounded number of attempts; every attempt is logged, and any delivery can be replayed.
+ *
+ * Order notifications: a `payment.succeeded` event whose order has a notify URL also becomes a delivery
+ * to that URL, the same body and machinery, signed with the merchant's notify key (one per merchant,
+ * shown to its owner in the portal, created here on first need).
+ *
+ * Requests go out through the SSRF guard (platform/ssrf.ts): the address connected to is checked, and
+ * redirects are not followed.
  */
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Database, SqlExecutor } from '@yika/db';
 import { isUuid, newId } from '@yika/ledger';
 import type { DataCipher } from '../../platform/crypto.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { dispatchEvents, type OutboxEvent } from '../../platform/outbox.js';
-import { webhookSecretContext } from './merchants.service.js';
+import { guardedLookup, literalHostForbidden, type Resolver } from '../../platform/ssrf.js';
+import { newNotifyKeySecret, notifyKeySecretContext, webhookSecretContext } from './merchants.service.js';
 
 export const SIGNATURE_HEADER = 'yika-signature';
 /** Most deliveries attempted in one round. */
@@ -23,15 +33,23 @@ export interface WebhookOptions {
   attemptsMax: number;
   retryBaseMs: number;
   timeoutMs: number;
-  fetch?: typeof fetch;
+  /** Deliver to loopback/private addresses too (tests, demo): config WEBHOOK_ALLOW_PRIVATE_NETWORKS. */
+  allowPrivateNetworks: boolean;
+  /** DNS for the SSRF guard; tests pass their own to play DNS rebinding. */
+  resolve?: Resolver;
   now?: () => Date;
 }
+
+/** Largest response body read from a receiver (it is discarded: only the status counts). */
+const RESPONSE_BYTES_MAX = 64 * 1024;
 
 export interface DeliveryView {
   id: string;
   eventId: string;
   eventType: string;
-  endpointId: string;
+  /** The webhook endpoint, or null for an order notification (then `notifyUrl` is set). */
+  endpointId: string | null;
+  notifyUrl: string | null;
   status: 'pending' | 'succeeded' | 'failed';
   attempts: number;
   nextAttemptAt: string | null;
@@ -56,7 +74,8 @@ interface DeliveryRow {
   event_id: string;
   event_type: string;
   merchant_id: string;
-  endpoint_id: string;
+  endpoint_id: string | null;
+  notify_url: string | null;
   body: string;
   status: DeliveryView['status'];
   attempts: number;
@@ -65,13 +84,17 @@ interface DeliveryRow {
   created_at: Date | string;
 }
 
+interface DueRow extends DeliveryRow {
+  endpoint_url: string | null;
+  endpoint_secret: string | null;
+  notify_secret: string | null;
+}
+
 export class WebhookService {
   readonly #options: WebhookOptions;
-  readonly #fetch: typeof fetch;
 
   constructor(options: WebhookOptions) {
     this.#options = options;
-    this.#fetch = options.fetch ?? fetch;
   }
 
   /** One round of the job: turn new outbox events into deliveries, then attempt the due ones. */
@@ -99,6 +122,18 @@ export class WebhookService {
           [newId(), event.id, event.type, merchantId, endpoint.id, body],
         );
       }
+      const notifyUrl = event.type === 'payment.succeeded' ? event.payload.notifyUrl : undefined;
+      if (typeof notifyUrl === 'string' && /^https?:\/\//.test(notifyUrl) && notifyUrl.length <= 2_000) {
+        await tx.query(
+          `insert into merchant_notify_keys (merchant_id, secret_ciphertext) values ($1, $2) on conflict (merchant_id) do nothing`,
+          [merchantId, this.#options.cipher.encrypt(newNotifyKeySecret(), notifyKeySecretContext(merchantId))],
+        );
+        await tx.query(
+          `insert into merchant_webhook_deliveries (id, event_id, event_type, merchant_id, notify_url, body, status)
+           values ($1, $2, $3, $4, $5, $6, 'pending')`,
+          [newId(), event.id, event.type, merchantId, notifyUrl, body],
+        );
+      }
     }
   }
 
@@ -106,38 +141,38 @@ export class WebhookService {
   async deliverDue(): Promise<number> {
     // Claim: push next_attempt_at past the request timeout so another process does not send it meanwhile.
     const leaseMs = this.#options.timeoutMs + 5_000;
-    const { rows } = await this.#options.db.query<DeliveryRow & { url: string; secret_ciphertext: string }>(
+    const { rows } = await this.#options.db.query<DueRow>(
       `with due as (
          select id from merchant_webhook_deliveries where status = 'pending' and next_attempt_at <= now()
          order by next_attempt_at limit $1 for update skip locked
        )
        update merchant_webhook_deliveries d set next_attempt_at = now() + ($2 || ' milliseconds')::interval
-       from due, merchant_webhook_endpoints e
-       where d.id = due.id and e.id = d.endpoint_id
-       returning d.*, e.url, e.secret_ciphertext`,
+       from due
+       where d.id = due.id
+       returning d.*,
+         (select e.url from merchant_webhook_endpoints e where e.id = d.endpoint_id) as endpoint_url,
+         (select e.secret_ciphertext from merchant_webhook_endpoints e where e.id = d.endpoint_id) as endpoint_secret,
+         (select k.secret_ciphertext from merchant_notify_keys k where k.merchant_id = d.merchant_id) as notify_secret`,
       [DELIVERY_BATCH_MAX, String(leaseMs)],
     );
     await Promise.all(rows.map((row) => this.#attempt(row)));
     return rows.length;
   }
 
-  async #attempt(row: DeliveryRow & { url: string; secret_ciphertext: string }): Promise<void> {
-    const secret = this.#options.cipher.decrypt(row.secret_ciphertext, webhookSecretContext(row.endpoint_id));
+  async #attempt(row: DueRow): Promise<void> {
+    const target = this.#target(row);
     const now = this.#options.now?.() ?? new Date();
-    const signature = signWebhook(secret, row.body, Math.floor(now.getTime() / 1000));
     const started = performance.now();
     let responseStatus: number | null = null;
     let error: string | null = null;
     try {
-      const response = await this.#fetch(row.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'yika-event-id': row.event_id },
-        body: row.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      if (!target) throw new Error('endpoint or notify key missing');
+      const signature = signWebhook(target.secret, row.body, Math.floor(now.getTime() / 1000));
+      responseStatus = await this.#post(target.url, row.body, {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signature,
+        'yika-event-id': row.event_id,
       });
-      responseStatus = response.status;
-      await response.body?.cancel();
     } catch (caught) {
       error = caught instanceof Error ? caught.message.slice(0, 200) : 'request failed';
     }
@@ -158,6 +193,53 @@ export class WebhookService {
          where id = $1`,
         [row.id, attempts, status, String(retryDelayMs(attempts, this.#options.retryBaseMs))],
       );
+    });
+  }
+
+  #target(row: DueRow): { url: string; secret: string } | null {
+    const cipher = this.#options.cipher;
+    if (row.endpoint_id !== null && row.endpoint_url !== null && row.endpoint_secret !== null) {
+      return { url: row.endpoint_url, secret: cipher.decrypt(row.endpoint_secret, webhookSecretContext(row.endpoint_id)) };
+    }
+    if (row.notify_url !== null && row.notify_secret !== null) {
+      return { url: row.notify_url, secret: cipher.decrypt(row.notify_secret, notifyKeySecretContext(row.merchant_id)) };
+    }
+    return null;
+  }
+
+  /** POSTs through the SSRF guard; resolves to the response status. Redirects are answers, not followed. */
+  #post(target: string, body: string, headers: Record<string, string>): Promise<number> {
+    const url = new URL(target);
+    const allowPrivate = this.#options.allowPrivateNetworks;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new Error('not an http(s) URL'));
+    if (literalHostForbidden(url, allowPrivate)) {
+      return Promise.reject(new Error(`forbidden address ${url.hostname} (SSRF guard)`));
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const lookup = guardedLookup({ allowPrivate, ...(this.#options.resolve ? { resolve: this.#options.resolve } : {}) });
+    return new Promise<number>((resolve, reject) => {
+      const request = send(
+        url,
+        {
+          method: 'POST',
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          lookup,
+          timeout: this.#options.timeoutMs,
+          signal: AbortSignal.timeout(this.#options.timeoutMs),
+        },
+        (response) => {
+          let read = 0;
+          response.on('data', (chunk: Buffer) => {
+            read += chunk.length;
+            if (read > RESPONSE_BYTES_MAX) response.destroy();
+          });
+          response.on('error', () => resolve(response.statusCode ?? 0));
+          response.on('close', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timed out')));
+      request.on('error', reject);
+      request.end(body);
     });
   }
 
@@ -183,8 +265,8 @@ export class WebhookService {
     const original = await this.delivery(merchantId, deliveryId);
     const id = newId();
     await this.#options.db.query(
-      `insert into merchant_webhook_deliveries (id, event_id, event_type, merchant_id, endpoint_id, body, status, replay_of)
-       select $1, event_id, event_type, merchant_id, endpoint_id, body, 'pending', id from merchant_webhook_deliveries where id = $2`,
+      `insert into merchant_webhook_deliveries (id, event_id, event_type, merchant_id, endpoint_id, notify_url, body, status, replay_of)
+       select $1, event_id, event_type, merchant_id, endpoint_id, notify_url, body, 'pending', id from merchant_webhook_deliveries where id = $2`,
       [id, original.id],
     );
     return this.delivery(merchantId, id);
@@ -205,6 +287,7 @@ export class WebhookService {
       eventId: row.event_id,
       eventType: row.event_type,
       endpointId: row.endpoint_id,
+      notifyUrl: row.notify_url,
       status: row.status,
       attempts: row.attempts,
       nextAttemptAt: row.status === 'pending' ? new Date(row.next_attempt_at).toISOString() : null,

@@ -8,6 +8,7 @@ import { requireIdempotencyKey } from '../../platform/idempotency.js';
 import { merchantGuard, merchantOf } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { stepUpProofSchema } from '../identity/index.js';
+import { notifyUrlGuard } from '../merchants/index.js';
 import { ORDER_TTL_SECONDS_MAX, ORDER_TTL_SECONDS_MIN, PAYMENT_AMOUNT_MAX } from './payments.service.js';
 
 const amount = z.number().int().min(1).max(Number(PAYMENT_AMOUNT_MAX)).describe('Amount in fen (minor units of CNY)');
@@ -154,7 +155,10 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
     app.post(
       channel === 'qr' ? '/merchant/qr-codes/dynamic' : '/merchant/orders',
       {
-        preHandler: asMerchant(channel === 'qr' ? ['owner', 'manager', 'cashier'] : ['owner', 'manager']),
+        preHandler: [
+          asMerchant(channel === 'qr' ? ['owner', 'manager', 'cashier'] : ['owner', 'manager']),
+          notifyUrlGuard(services.merchants),
+        ],
         schema: {
           tags: ['merchant'],
           summary:
