@@ -13,6 +13,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import type { Config, TrustProxy } from './config.js';
 import { serverMigrations } from './migrations.js';
 import { modules as defaultModules } from './modules/index.js';
+import auditContext from './platform/audit-context.js';
 import auth from './platform/auth.js';
 import healthRoutes from './platform/health.js';
 import { createLogger } from './platform/logger.js';
@@ -72,6 +73,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
 
   await app.register(requestId);
+  await app.register(auditContext);
   await app.register(problem);
   await app.register(metrics);
   await app.register(security, {

@@ -8,13 +8,9 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import {
-  PaymentCodesService,
-  PaymentsService,
-  ReportingService,
-  SettlementService,
-} from './modules/payments/index.js';
+import { PaymentCodesService, PaymentsService } from './modules/payments/index.js';
 import { WalletService } from './modules/wallet/index.js';
+import { AuditTrail } from './platform/audit.js';
 import { BankGateway } from './platform/bank.js';
 import { DataCipher } from './platform/crypto.js';
 import type { SmsSender } from './platform/sms.js';
@@ -28,9 +24,9 @@ export interface Services {
   webhooks: WebhookService;
   payments: PaymentsService;
   paymentCodes: PaymentCodesService;
-  settlement: SettlementService;
-  reporting: ReportingService;
   cipher: DataCipher;
+  /** The audit trail: services record sensitive actions in their own transactions. */
+  audit: AuditTrail;
   sms: SmsSender;
 }
 
@@ -48,9 +44,11 @@ export interface ServiceDeps {
 export function buildServices(deps: ServiceDeps): Services {
   const { config, db, sms } = deps;
   const cipher = DataCipher.fromConfig(config);
+  const audit = new AuditTrail({ db, cipher });
   const identity = new IdentityService({
     db,
     cipher,
+    audit,
     sms,
     limits: { I: config.LIMITS_CLASS_I, II: config.LIMITS_CLASS_II, III: config.LIMITS_CLASS_III },
     webauthn: { rpId: config.WEBAUTHN_RP_ID, rpName: config.WEBAUTHN_RP_NAME, origins: config.WEBAUTHN_ORIGINS },
@@ -67,7 +65,7 @@ export function buildServices(deps: ServiceDeps): Services {
     apiKey: config.BANK_SIM_API_KEY,
     callbackSecret: config.BANK_CALLBACK_SECRET,
   });
-  const cards = new CardsService({ db, bank, cipher });
+  const cards = new CardsService({ db, bank, cipher, audit });
   const publicUrl = deps.publicUrl ?? (() => config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`);
   const wallet: WalletService = new WalletService({
     db,
@@ -81,20 +79,13 @@ export function buildServices(deps: ServiceDeps): Services {
     stepUpThreshold: BigInt(config.STEP_UP_THRESHOLD_FEN),
   });
   // Staff are identity customers, found by phone.
-  const merchants = new MerchantsService({
-    db,
-    ledger: deps.ledger,
-    cipher,
-    staff: identity,
-    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
-  });
+  const merchants = new MerchantsService({ db, ledger: deps.ledger, cipher, staff: identity });
   const webhooks = new WebhookService({
     db,
     cipher,
     attemptsMax: config.WEBHOOK_ATTEMPTS_MAX,
     retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
   });
   const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.
@@ -113,40 +104,5 @@ export function buildServices(deps: ServiceDeps): Services {
     timeZone: config.BUSINESS_TIME_ZONE,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const calendar = { timeZone: config.BUSINESS_TIME_ZONE, cutoff: config.SETTLEMENT_CUTOFF };
-  // T+1 settlement pays merchants out through the same bank gateway, with its own callback path.
-  const settlement = new SettlementService({
-    db,
-    ledger: deps.ledger,
-    merchants,
-    bank,
-    cipher,
-    calendar,
-    callbackUrl: () => new URL('/v1/bank/settlement-callbacks', publicUrl()).toString(),
-    graceMs: config.SETTLEMENT_GRACE_MS,
-    pollAfterMs: config.BANK_POLL_AFTER_MS,
-    deadlineMs: config.BANK_DEADLINE_MS,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const reporting = new ReportingService({
-    db,
-    ledger: deps.ledger,
-    merchants,
-    calendar,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  return {
-    identity,
-    cipher,
-    sms,
-    bank,
-    cards,
-    wallet,
-    merchants,
-    webhooks,
-    payments,
-    paymentCodes,
-    settlement,
-    reporting,
-  };
+  return { identity, cipher, audit, sms, bank, cards, wallet, merchants, webhooks, payments, paymentCodes };
 }

@@ -5,6 +5,7 @@
  */
 import type { Database, Migration } from '@yika/db';
 import { newId } from '@yika/ledger';
+import type { AuditTrail } from '../../platform/audit.js';
 import type { BankGateway } from '../../platform/bank.js';
 import type { DataCipher } from '../../platform/crypto.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
@@ -75,11 +76,13 @@ export class CardsService {
   readonly #db: Database;
   readonly #bank: BankGateway;
   readonly #cipher: DataCipher;
+  readonly #audit: AuditTrail;
 
-  constructor(options: { db: Database; bank: BankGateway; cipher: DataCipher }) {
+  constructor(options: { db: Database; bank: BankGateway; cipher: DataCipher; audit: AuditTrail }) {
     this.#db = options.db;
     this.#bank = options.bank;
     this.#cipher = options.cipher;
+    this.#audit = options.audit;
   }
 
   /** Step 1: checks the number, asks the bank to send its code to the card's phone. */
@@ -206,7 +209,15 @@ export class CardsService {
           detail: 'This card is already bound to your wallet.',
         });
       }
-      return cardView(inserted[0]);
+      const card = cardView(inserted[0]);
+      await this.#audit.record(tx, {
+        action: 'cards.bound',
+        actor: { type: 'customer', id: customerId },
+        subject: { type: 'card', id },
+        after: { status: 'active', bankCode: card.bankCode, cardType: card.cardType, last4: card.last4 },
+        detail: { customerId, verificationId },
+      });
+      return card;
     });
   }
 
@@ -219,11 +230,23 @@ export class CardsService {
   }
 
   async unbind(customerId: string, cardId: string): Promise<void> {
-    const { affectedRows } = await this.#db.query(
-      `update cards set status = 'unbound', unbound_at = now() where id = $1 and customer_id = $2 and status = 'active'`,
-      [cardId, customerId],
-    );
-    if (affectedRows === 0) throw new NotFoundError('No such bound card.');
+    await this.#db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ last4: string; bank_code: string }>(
+        `update cards set status = 'unbound', unbound_at = now() where id = $1 and customer_id = $2 and status = 'active'
+         returning last4, bank_code`,
+        [cardId, customerId],
+      );
+      const card = rows[0];
+      if (!card) throw new NotFoundError('No such bound card.');
+      await this.#audit.record(tx, {
+        action: 'cards.unbound',
+        actor: { type: 'customer', id: customerId },
+        subject: { type: 'card', id: cardId },
+        before: { status: 'active', bankCode: card.bank_code, last4: card.last4 },
+        after: { status: 'unbound' },
+        detail: { customerId },
+      });
+    });
   }
 
   /** The bank token of a customer's active card, for the wallet's top-ups and withdrawals. */

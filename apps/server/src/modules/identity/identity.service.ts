@@ -8,6 +8,7 @@ import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { pgErrorCode, type Database, type SqlExecutor } from '@yika/db';
 import { newId } from '@yika/ledger';
 import type { AccountLimits } from '../../config.js';
+import { type AuditActor, type AuditJson, type AuditTrail, maskIp } from '../../platform/audit.js';
 import { type DataCipher, randomToken, sha256Hex } from '../../platform/crypto.js';
 import { NotFoundError } from '../../platform/errors.js';
 import type { SmsSender } from '../../platform/sms.js';
@@ -118,6 +119,8 @@ export const DEFAULT_POLICY: IdentityPolicy = {
 export interface IdentityServiceOptions {
   db: Database;
   cipher: DataCipher;
+  /** Every identity event is also an audit record (`identity.<kind>`), in the event's transaction. */
+  audit: AuditTrail;
   sms: SmsSender;
   limits: Record<AccountClass, AccountLimits>;
   webauthn: { rpId: string; rpName: string; origins: readonly string[] };
@@ -158,6 +161,7 @@ const nameContext = (customerId: string) => `identity.customer:${customerId}:nam
 export class IdentityService {
   readonly #db: Database;
   readonly #cipher: DataCipher;
+  readonly #audit: AuditTrail;
   readonly #sms: SmsSender;
   readonly #limits: Record<AccountClass, AccountLimits>;
   readonly #policy: IdentityPolicy;
@@ -168,6 +172,7 @@ export class IdentityService {
   constructor(options: IdentityServiceOptions) {
     this.#db = options.db;
     this.#cipher = options.cipher;
+    this.#audit = options.audit;
     this.#sms = options.sms;
     this.#limits = options.limits;
     this.#policy = { ...DEFAULT_POLICY, ...options.policy };
@@ -563,7 +568,14 @@ export class IdentityService {
         accountClass,
         this.#now(),
       ]);
-      await this.#event(tx, customerId, 'account_class_changed', meta, { from: row.account_class, to: accountClass });
+      await this.#event(
+        tx,
+        customerId,
+        'account_class_changed',
+        meta,
+        { from: row.account_class, to: accountClass },
+        { before: { accountClass: row.account_class }, after: { accountClass } },
+      );
     });
   }
 
@@ -583,7 +595,7 @@ export class IdentityService {
         [customerId, pinHash, this.#now()],
       );
       if (updated.affectedRows !== 1) throw errors.pinAlreadySet('A payment PIN is already set; change it instead.');
-      await this.#event(tx, customerId, 'pin_set', meta);
+      await this.#event(tx, customerId, 'pin_set', meta, {}, { before: { pinSet: false }, after: { pinSet: true } });
     });
   }
 
@@ -675,7 +687,14 @@ export class IdentityService {
         customerId,
         lockedUntil,
       ]);
-      await this.#event(tx, customerId, 'pin_locked', {}, { lockedUntil: lockedUntil.toISOString() });
+      await this.#event(
+        tx,
+        customerId,
+        'pin_locked',
+        {},
+        { lockedUntil: lockedUntil.toISOString() },
+        { after: { pinLockedUntil: lockedUntil.toISOString() } },
+      );
     });
     throw errors.pinLocked('Too many wrong PINs; payments are locked.', { lockedUntil: lockedUntil.toISOString() });
   }
@@ -728,7 +747,21 @@ export class IdentityService {
           ],
         );
         if (updated.affectedRows !== 1) throw errors.kycAlreadyVerified('Your identity is already verified.');
-        await this.#event(tx, customerId, 'kyc_verified', meta, { accountClass: 'II' });
+        await this.#event(
+          tx,
+          customerId,
+          'kyc_verified',
+          meta,
+          { accountClass: 'II' },
+          {
+            before: { kycVerified: false, accountClass: row.account_class },
+            after: {
+              kycVerified: true,
+              accountClass: row.account_class === 'I' ? 'II' : row.account_class,
+              maskedName,
+            },
+          },
+        );
       })
       .catch((error: unknown) => {
         // Two accounts verifying the same ID at once: the unique blind index lets one win.
@@ -767,7 +800,12 @@ export class IdentityService {
     await this.#setUnfrozen(customerId, 'operations', {}, input);
   }
 
-  async #setFrozen(customerId: string, by: 'customer' | 'operations', meta: RequestMeta, detail: object) {
+  async #setFrozen(
+    customerId: string,
+    by: 'customer' | 'operations',
+    meta: RequestMeta,
+    detail: { reason?: string; operatorId?: string },
+  ) {
     const now = this.#now();
     await this.#db.transaction(async (tx) => {
       const row = await this.#customerRowBy(tx, 'id', customerId, true);
@@ -778,11 +816,27 @@ export class IdentityService {
         `update identity_customers set status = 'frozen', frozen_by = $2, frozen_at = $3, updated_at = $3 where id = $1`,
         [customerId, by, now],
       );
-      await this.#event(tx, customerId, 'frozen', meta, { by, ...detail });
+      await this.#event(
+        tx,
+        customerId,
+        'frozen',
+        meta,
+        { by, ...detail },
+        {
+          before: { status: row.status, frozenBy: row.frozen_by },
+          after: { status: 'frozen', frozenBy: by },
+          ...(detail.operatorId ? { actor: { type: 'staff' as const, id: detail.operatorId } } : {}),
+        },
+      );
     });
   }
 
-  async #setUnfrozen(customerId: string, by: 'customer' | 'operations', meta: RequestMeta, detail: object) {
+  async #setUnfrozen(
+    customerId: string,
+    by: 'customer' | 'operations',
+    meta: RequestMeta,
+    detail: { reason?: string; operatorId?: string },
+  ) {
     const now = this.#now();
     await this.#db.transaction(async (tx) => {
       const row = await this.#customerRowBy(tx, 'id', customerId, true);
@@ -794,7 +848,18 @@ export class IdentityService {
         `update identity_customers set status = 'active', frozen_by = null, frozen_at = null, updated_at = $2 where id = $1`,
         [customerId, now],
       );
-      await this.#event(tx, customerId, 'unfrozen', meta, { by, ...detail });
+      await this.#event(
+        tx,
+        customerId,
+        'unfrozen',
+        meta,
+        { by, ...detail },
+        {
+          before: { status: row.status, frozenBy: row.frozen_by },
+          after: { status: 'active', frozenBy: null },
+          ...(detail.operatorId ? { actor: { type: 'staff' as const, id: detail.operatorId } } : {}),
+        },
+      );
     });
   }
 
@@ -826,7 +891,14 @@ export class IdentityService {
         customerId,
         now,
       ]);
-      await this.#event(tx, customerId, 'closed', meta);
+      await this.#event(
+        tx,
+        customerId,
+        'closed',
+        meta,
+        {},
+        { before: { status: 'active' }, after: { status: 'closed' } },
+      );
     });
   }
 
@@ -855,16 +927,37 @@ export class IdentityService {
     }));
   }
 
-  async #event(tx: SqlExecutor, customerId: string, kind: string, meta: RequestMeta, detail: object = {}) {
+  /** Writes the event and its audit record; call it last in the transaction (the audit chain's lock). */
+  async #event(
+    tx: SqlExecutor,
+    customerId: string,
+    kind: string,
+    meta: RequestMeta,
+    detail: Record<string, AuditJson | undefined> = {},
+    change: { before?: AuditJson; after?: AuditJson; actor?: AuditActor } = {},
+  ) {
     await tx.query(
       `insert into identity_events (id, customer_id, kind, device_id, ip, detail, created_at)
        values ($1, $2, $3, $4, $5, $6, $7)`,
       [newId(), customerId, kind, meta.deviceId ?? null, meta.ip ?? null, JSON.stringify(detail), this.#now()],
     );
+    await this.#audit.record(tx, {
+      action: `identity.${kind}`,
+      actor: change.actor ?? { type: 'customer', id: customerId },
+      subject: { type: 'customer', id: customerId },
+      before: change.before,
+      after: change.after,
+      detail: { ...detail, deviceId: meta.deviceId ?? null, network: maskIp(meta.ip) },
+    });
   }
 
-  async recordEvent(customerId: string, kind: string, meta: RequestMeta, detail: object = {}): Promise<void> {
-    await this.#event(this.#db, customerId, kind, meta, detail);
+  async recordEvent(
+    customerId: string,
+    kind: string,
+    meta: RequestMeta,
+    detail: Record<string, AuditJson | undefined> = {},
+  ): Promise<void> {
+    await this.#db.transaction((tx) => this.#event(tx, customerId, kind, meta, detail));
   }
 
   #phone(input: string): string {
