@@ -8,7 +8,12 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import { PaymentCodesService, PaymentsService } from './modules/payments/index.js';
+import {
+  PaymentCodesService,
+  PaymentsService,
+  ReportingService,
+  SettlementService,
+} from './modules/payments/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { AuditTrail } from './platform/audit.js';
 import { BankGateway } from './platform/bank.js';
@@ -24,6 +29,8 @@ export interface Services {
   webhooks: WebhookService;
   payments: PaymentsService;
   paymentCodes: PaymentCodesService;
+  settlement: SettlementService;
+  reporting: ReportingService;
   cipher: DataCipher;
   /** The audit trail: services record sensitive actions in their own transactions. */
   audit: AuditTrail;
@@ -79,13 +86,20 @@ export function buildServices(deps: ServiceDeps): Services {
     stepUpThreshold: BigInt(config.STEP_UP_THRESHOLD_FEN),
   });
   // Staff are identity customers, found by phone.
-  const merchants = new MerchantsService({ db, ledger: deps.ledger, cipher, staff: identity });
+  const merchants = new MerchantsService({
+    db,
+    ledger: deps.ledger,
+    cipher,
+    staff: identity,
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+  });
   const webhooks = new WebhookService({
     db,
     cipher,
     attemptsMax: config.WEBHOOK_ATTEMPTS_MAX,
     retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
   });
   const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.
@@ -104,5 +118,41 @@ export function buildServices(deps: ServiceDeps): Services {
     timeZone: config.BUSINESS_TIME_ZONE,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return { identity, cipher, audit, sms, bank, cards, wallet, merchants, webhooks, payments, paymentCodes };
+  const calendar = { timeZone: config.BUSINESS_TIME_ZONE, cutoff: config.SETTLEMENT_CUTOFF };
+  // T+1 settlement pays merchants out through the same bank gateway, with its own callback path.
+  const settlement = new SettlementService({
+    db,
+    ledger: deps.ledger,
+    merchants,
+    bank,
+    cipher,
+    calendar,
+    callbackUrl: () => new URL('/v1/bank/settlement-callbacks', publicUrl()).toString(),
+    graceMs: config.SETTLEMENT_GRACE_MS,
+    pollAfterMs: config.BANK_POLL_AFTER_MS,
+    deadlineMs: config.BANK_DEADLINE_MS,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const reporting = new ReportingService({
+    db,
+    ledger: deps.ledger,
+    merchants,
+    calendar,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return {
+    identity,
+    cipher,
+    audit,
+    sms,
+    bank,
+    cards,
+    wallet,
+    merchants,
+    webhooks,
+    payments,
+    paymentCodes,
+    settlement,
+    reporting,
+  };
 }
