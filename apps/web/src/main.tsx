@@ -24,8 +24,14 @@ unstableSetRender((node, container) => {
 const element = document.getElementById('root');
 if (!element) throw new Error('index.html has no #root element');
 await initI18n();
-createRoot(element).render(
-  <StrictMode>
-    <App />
-  </StrictMode>,
-);
+// The merchant portal is its own chunk (Ant Design): only paths under /merchant download it.
+if (/^\/merchant(\/|$)/.test(window.location.pathname)) {
+  const { renderMerchantPortal } = await import('./merchant/main.js');
+  renderMerchantPortal(element);
+} else {
+  createRoot(element).render(
+    <StrictMode>
+      <App />
+    </StrictMode>,
+  );
+}

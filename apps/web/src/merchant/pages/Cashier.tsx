@@ -1,0 +1,211 @@
+/**
+ * The cashier: enter the amount, then scan the customer's payment code (a scanner types it and presses
+ * Enter) or type its 18 digits. Small amounts post at once; larger ones wait for the customer to confirm
+ * on the phone, and this page follows the charge until it is final.
+ */
+import { newIdempotencyKey } from '@yika/sdk';
+import { Button, Card, Form, Input, Result, Space, Typography } from 'antd';
+import { useEffect, useRef, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { fenToJson, parseYuan } from '../../lib/money.js';
+import { requestJson } from '../api.js';
+import { InlineError, Money, PageTitle } from '../components.js';
+import { useActiveMembership } from '../membership.js';
+import type { PaymentCodeCharge } from '../types.js';
+
+const CODE_PATTERN = /^\d{18}$/;
+/** Waiting for the customer's confirmation: checked every 2 s, for at most 3 minutes. */
+const CHARGE_POLL_MS = 2_000;
+const CHARGE_POLLS_MAX = 90;
+
+interface CashierValues {
+  amount: string;
+  code: string;
+  note?: string;
+}
+
+/** Scanners and people add spaces or dashes between digit groups: keep the digits. */
+function digitsOf(text: string): string {
+  return text.replace(/[\s-]/g, '');
+}
+
+export function Cashier() {
+  const { t } = useTranslation('merchant');
+  const membership = useActiveMembership();
+  const [form] = Form.useForm<CashierValues>();
+  const [charge, setCharge] = useState<PaymentCodeCharge | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const key = useRef(newIdempotencyKey());
+  const codeInput = useRef<React.ComponentRef<typeof Input>>(null);
+
+  useEffect(() => {
+    if (!charge || charge.status !== 'awaiting_confirmation') return;
+    let polls = 0;
+    const timer = window.setInterval(() => {
+      polls += 1;
+      if (polls > CHARGE_POLLS_MAX) {
+        window.clearInterval(timer);
+        return;
+      }
+      requestJson<PaymentCodeCharge>('GET', `/v1/merchant/payment-code-charges/${charge.id}`).then(
+        (next) => {
+          if (next.status !== charge.status) setCharge(next);
+        },
+        () => undefined, // the next poll tries again
+      );
+    }, CHARGE_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [charge]);
+
+  async function submit(values: CashierValues) {
+    const fen = parseYuan(values.amount);
+    const code = digitsOf(values.code);
+    if (fen === null || !CODE_PATTERN.test(code)) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await requestJson<PaymentCodeCharge>('POST', '/v1/merchant/payment-code-charges', {
+        idempotencyKey: key.current,
+        body: {
+          code,
+          amount: fenToJson(fen),
+          ...(membership.storeId ? { storeId: membership.storeId } : {}),
+          ...(values.note?.trim() ? { note: values.note.trim() } : {}),
+        },
+      });
+      setCharge(created);
+      key.current = newIdempotencyKey();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function next() {
+    setCharge(null);
+    setError(null);
+    key.current = newIdempotencyKey();
+    form.resetFields();
+  }
+
+  return (
+    <div data-testid="page-cashier">
+      <PageTitle title={t('cashier.title')} testId="cashier-title" />
+      <Card className="portal-cashier">
+        {charge ? (
+          <ChargeResult charge={charge} onNext={next} />
+        ) : (
+          <Form<CashierValues>
+            form={form}
+            layout="vertical"
+            size="large"
+            onFinish={(values) => void submit(values)}
+            onValuesChange={() => {
+              key.current = newIdempotencyKey();
+            }}
+            data-testid="cashier-form"
+          >
+            <Form.Item
+              name="amount"
+              label={t('cashier.amount')}
+              rules={[
+                {
+                  required: true,
+                  validator: async (_rule, value: string | undefined) => {
+                    if (parseYuan(value ?? '') === null) throw new Error(t('common.amountInvalid'));
+                  },
+                },
+              ]}
+            >
+              <Input
+                prefix="¥"
+                inputMode="decimal"
+                placeholder="0.00"
+                autoFocus
+                className="portal-cashier-amount"
+                onPressEnter={(event) => {
+                  // Enter on the amount moves to the code, where the scanner types.
+                  event.preventDefault();
+                  codeInput.current?.focus();
+                }}
+                data-testid="cashier-amount"
+              />
+            </Form.Item>
+            <Form.Item
+              name="code"
+              label={t('cashier.code')}
+              extra={t('cashier.codeHint')}
+              normalize={(value: string) => value.replace(/[^\d\s-]/g, '')}
+              rules={[
+                {
+                  required: true,
+                  validator: async (_rule, value: string | undefined) => {
+                    if (!CODE_PATTERN.test(digitsOf(value ?? ''))) throw new Error(t('cashier.codeInvalid'));
+                  },
+                },
+              ]}
+            >
+              <Input
+                ref={codeInput}
+                inputMode="numeric"
+                autoComplete="off"
+                maxLength={24}
+                placeholder={t('cashier.codePlaceholder')}
+                className="portal-cashier-code"
+                data-testid="cashier-code"
+              />
+            </Form.Item>
+            <Form.Item name="note" label={t('cashier.note')} rules={[{ max: 100 }]}>
+              <Input maxLength={100} data-testid="cashier-note" />
+            </Form.Item>
+            <InlineError error={error} testId="cashier-error" />
+            <Button type="primary" htmlType="submit" block loading={busy} data-testid="cashier-submit">
+              {t('cashier.submit')}
+            </Button>
+          </Form>
+        )}
+      </Card>
+    </div>
+  );
+}
+
+function ChargeResult({ charge, onNext }: { charge: PaymentCodeCharge; onNext: () => void }) {
+  const { t } = useTranslation('merchant');
+  const status = {
+    succeeded: 'success',
+    awaiting_confirmation: 'info',
+    declined: 'error',
+    expired: 'warning',
+  } as const;
+  return (
+    <Result
+      status={status[charge.status]}
+      title={<span data-testid="cashier-result-title">{t(`cashier.result.${charge.status}`)}</span>}
+      subTitle={
+        <Space direction="vertical">
+          <span className="portal-big-amount">
+            <Money fen={charge.amount} testId="cashier-result-amount" />
+          </span>
+          {charge.status === 'awaiting_confirmation' && (
+            <Typography.Text type="secondary">{t('cashier.waitingHint')}</Typography.Text>
+          )}
+          {charge.paymentId && (
+            <Typography.Text type="secondary" data-testid="cashier-result-payment">
+              {t('cashier.paymentId', { id: charge.paymentId })}
+            </Typography.Text>
+          )}
+        </Space>
+      }
+      data-testid="cashier-result"
+      data-status={charge.status}
+      data-charge-id={charge.id}
+      extra={
+        <Button type="primary" size="large" onClick={onNext} autoFocus data-testid="cashier-next">
+          {charge.status === 'awaiting_confirmation' ? t('cashier.newCharge') : t('cashier.next')}
+        </Button>
+      }
+    />
+  );
+}
