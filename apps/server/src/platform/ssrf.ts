@@ -85,7 +85,7 @@ function v6Bytes(input: string): number[] | null {
 
 function inPrefix(bytes: number[], network: number[], prefix: number): boolean {
   for (let bit = 0; bit < prefix; bit += 1) {
-    const mask = 0x80 >> bit % 8;
+    const mask = 0x80 >> (bit % 8);
     if ((bytes[bit >> 3]! & mask) !== (network[bit >> 3]! & mask)) return false;
   }
   return true;
@@ -185,11 +185,7 @@ export function literalHostForbidden(url: URL, allowPrivate: boolean): boolean {
   return literal !== null && isForbiddenAddress(literal);
 }
 
-type LookupCallback = (
-  error: NodeJS.ErrnoException | null,
-  address: string | LookupAddress[],
-  family?: number,
-) => void;
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /**
  * A `lookup` for `http.request`/`net.connect` that refuses to connect when any address the host
@@ -216,7 +212,12 @@ export function guardedLookup(options: { allowPrivate: boolean; resolve?: Resolv
     if (options.resolve) {
       options
         .resolve(hostname)
-        .then((list) => done(null, list.map((address) => ({ address, family: isIP(address) }))))
+        .then((list) =>
+          done(
+            null,
+            list.map((address) => ({ address, family: isIP(address) })),
+          ),
+        )
         .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error)), []));
       return;
     }

@@ -47,7 +47,7 @@ const deliverySchema = z.object({
   id: z.uuid(),
   eventId: z.uuid(),
   eventType: z.string(),
-  endpointId: z.uuid().nullable().describe('Null for a notification to an order\'s notify URL'),
+  endpointId: z.uuid().nullable().describe("Null for a notification to an order's notify URL"),
   notifyUrl: z.string().nullable(),
   status: z.enum(['pending', 'succeeded', 'failed']),
   attempts: z.number().int(),

@@ -272,7 +272,8 @@ export class MerchantsService {
    */
   async apply(input: MerchantApplication, ownerCustomerId?: string): Promise<MerchantView> {
     const id = newId();
-    const ownerPhone = ownerCustomerId === undefined ? null : (await this.#directory().getCustomer(ownerCustomerId)).phone;
+    const ownerPhone =
+      ownerCustomerId === undefined ? null : (await this.#directory().getCustomer(ownerCustomerId)).phone;
     await this.#db.transaction(async (tx) => {
       await tx.query(
         `insert into merchants (id, legal_name, display_name, mcc, contact_name, contact_phone, contact_email, city, fee_rate_bps, status)
@@ -354,9 +355,11 @@ export class MerchantsService {
   async createStore(merchantId: string, input: { name: string; city: string }): Promise<StoreView> {
     return this.#db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
-      const open = await count(tx, `select count(*) as count from merchant_stores where merchant_id = $1 and closed_at is null`, [
-        merchantId,
-      ]);
+      const open = await count(
+        tx,
+        `select count(*) as count from merchant_stores where merchant_id = $1 and closed_at is null`,
+        [merchantId],
+      );
       if (open >= STORES_MAX) throw tooMany('open stores', STORES_MAX);
       const { rows } = await tx.query<StoreRow>(
         `insert into merchant_stores (id, merchant_id, name, city) values ($1, $2, $3, $4) returning *`,
@@ -428,9 +431,11 @@ export class MerchantsService {
     const { phone } = await this.#directory().getCustomer(found.customerId);
     return this.#db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
-      const live = await count(tx, `select count(*) as count from merchant_members where merchant_id = $1 and removed_at is null`, [
-        merchantId,
-      ]);
+      const live = await count(
+        tx,
+        `select count(*) as count from merchant_members where merchant_id = $1 and removed_at is null`,
+        [merchantId],
+      );
       if (live >= MEMBERS_MAX) throw tooMany('staff members', MEMBERS_MAX);
       const storeId = input.storeId ?? null;
       if (storeId !== null) await this.#openStore(tx, merchantId, storeId);

@@ -199,10 +199,16 @@ export class WebhookService {
   #target(row: DueRow): { url: string; secret: string } | null {
     const cipher = this.#options.cipher;
     if (row.endpoint_id !== null && row.endpoint_url !== null && row.endpoint_secret !== null) {
-      return { url: row.endpoint_url, secret: cipher.decrypt(row.endpoint_secret, webhookSecretContext(row.endpoint_id)) };
+      return {
+        url: row.endpoint_url,
+        secret: cipher.decrypt(row.endpoint_secret, webhookSecretContext(row.endpoint_id)),
+      };
     }
     if (row.notify_url !== null && row.notify_secret !== null) {
-      return { url: row.notify_url, secret: cipher.decrypt(row.notify_secret, notifyKeySecretContext(row.merchant_id)) };
+      return {
+        url: row.notify_url,
+        secret: cipher.decrypt(row.notify_secret, notifyKeySecretContext(row.merchant_id)),
+      };
     }
     return null;
   }
@@ -216,7 +222,10 @@ export class WebhookService {
       return Promise.reject(new Error(`forbidden address ${url.hostname} (SSRF guard)`));
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const lookup = guardedLookup({ allowPrivate, ...(this.#options.resolve ? { resolve: this.#options.resolve } : {}) });
+    const lookup = guardedLookup({
+      allowPrivate,
+      ...(this.#options.resolve ? { resolve: this.#options.resolve } : {}),
+    });
     return new Promise<number>((resolve, reject) => {
       const request = send(
         url,
