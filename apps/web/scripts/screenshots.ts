@@ -13,10 +13,11 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Balance, Movement, MonthlyBill, Order } from '@yika/sdk';
 import type { Page, Route } from 'playwright-core';
+import QRCode from 'qrcode';
 import { launchChromium, PHONE_VIEWPORT } from './browser.js';
 
 const webRoot = fileURLToPath(new URL('..', import.meta.url));
-const distDir = join(webRoot, 'dist');
+const distDir = process.env.WEB_DIST_DIR ?? join(webRoot, 'dist');
 const outDir = join(webRoot, 'test-results', 'screens');
 
 const contentTypes: Record<string, string> = {
@@ -188,6 +189,66 @@ const qrSvgText =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 21 21"><rect width="21" height="21" fill="#fff"/><path d="M1 1h7v7H1zM13 1h7v7h-7zM1 13h7v7H1zM10 10h2v2h-2zM14 14h3v3h-3z" fill="#000"/></svg>';
 const qrDataUrl = 'data:image/svg+xml;base64,' + Buffer.from(qrSvgText).toString('base64');
 
+// Scan to pay and checkout: real EMVCo payloads (built by the server's buildYikaMpm, CRC included).
+const merchant = { id: '0193a1b2-0000-7000-8000-0000000000f1', displayName: '老王面馆', city: '上海', mcc: '5812' };
+const staticPayload =
+  '00020101021126550011cn.yika.pay01360193a1b2-0000-7000-8000-0000000000f15204581253031565802CN5904老王面馆6002上海63049D25';
+const dynamicPayload =
+  '00020101021226550011cn.yika.pay01360193a1b2-0000-7000-8000-0000000000f1520458125303156540542.805802CN5904老王面馆6002上海623605320193a1b20000700080000000000000e363048425';
+// The EMVCo specification's example: valid, but no Yika merchant account in it.
+const foreignPayload =
+  '00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678520441115802CN5914BEST TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.7253031565502016233030412340603***0708A60086670902ME91320016A0112233449988770708123456786304A13A';
+const dynamicOrderId = '0193a1b2-0000-7000-8000-0000000000e3';
+const checkoutOrder = {
+  id: '0193a1b2-0000-7000-8000-0000000000e1',
+  merchantId: merchant.id,
+  merchantName: '云端书店',
+  channel: 'checkout',
+  amount: 12_980,
+  currency: 'CNY',
+  description: '《三体》全集（精装）× 1',
+  merchantOrderNo: 'BK20261125-0042',
+  notifyUrl: 'https://books.example.cn/yika/notify',
+  returnUrl: 'https://books.example.cn/orders/BK20261125-0042?paid=1',
+  status: 'open',
+  paymentId: null,
+  qrPayload: dynamicPayload,
+  // The page counts down against the browser's clock, not the fixtures' fixed `now`.
+  expiresAt: new Date(Date.now() + 14.5 * 60_000).toISOString(),
+  createdAt: minutesAgo(0.5),
+};
+const expiredOrder = {
+  ...checkoutOrder,
+  id: '0193a1b2-0000-7000-8000-0000000000e2',
+  status: 'expired',
+  expiresAt: minutesAgo(5),
+};
+function merchantPayment(amount: number, method: 'static_qr' | 'dynamic_qr' | 'checkout', name: string) {
+  return {
+    id: '0193a1b2-0000-7000-8000-0000000000a1',
+    merchantId: merchant.id,
+    merchantName: name,
+    orderId: method === 'static_qr' ? null : dynamicOrderId,
+    method,
+    amount,
+    fee: Math.round((amount * 60) / 10_000),
+    feeRateBps: 60,
+    refundedAmount: 0,
+    currency: 'CNY',
+    status: 'succeeded',
+    createdAt: now.toISOString(),
+  };
+}
+const problem = (code: string, status: number, title: string, detail: string, instance: string) => ({
+  type: `urn:yika:problem:${code}`,
+  title,
+  status,
+  detail,
+  instance,
+  code,
+  requestId: 'r',
+});
+
 /** Answers /v1 like the server would, from the fixtures. `signedIn` switches GET /v1/me to 401. */
 function api(state: { signedIn: boolean }) {
   return async (route: Route) => {
@@ -247,6 +308,46 @@ function api(state: { signedIn: boolean }) {
       });
     if (key === 'GET /v1/me/devices') return json(200, fixtures.devices);
     if (key === 'GET /v1/me/passkeys') return json(200, { passkeys: [] });
+    if (key === 'POST /v1/payments/qr/preview') {
+      const { payload } = request.postDataJSON() as { payload: string };
+      if (!payload.includes('cn.yika.pay'))
+        return json(
+          422,
+          problem(
+            'qr_not_yika',
+            422,
+            'Not a Yika code',
+            'This is a valid EMVCo code of BEST TRANSPORT, but not one Yika can pay.',
+            url.pathname,
+          ),
+        );
+      const dynamic = payload === dynamicPayload;
+      return json(200, {
+        kind: dynamic ? 'dynamic' : 'static',
+        merchant,
+        amount: dynamic ? 4_280 : null,
+        currency: 'CNY',
+        orderId: dynamic ? dynamicOrderId : null,
+        description: dynamic ? '牛肉面 × 2' : null,
+        expiresAt: dynamic ? minutesAgo(-15) : null,
+      });
+    }
+    if (key === 'POST /v1/payments/qr/pay') {
+      const body = request.postDataJSON() as { payload: string; amount?: number };
+      const dynamic = body.payload === dynamicPayload;
+      return json(
+        201,
+        merchantPayment(
+          dynamic ? 4_280 : (body.amount ?? 0),
+          dynamic ? 'dynamic_qr' : 'static_qr',
+          merchant.displayName,
+        ),
+      );
+    }
+    if (key === `GET /v1/checkout/${checkoutOrder.id}`) return json(200, checkoutOrder);
+    if (key === `GET /v1/checkout/${expiredOrder.id}`) return json(200, expiredOrder);
+    if (key === `POST /v1/checkout/${checkoutOrder.id}/pay`)
+      return json(201, merchantPayment(checkoutOrder.amount, 'checkout', checkoutOrder.merchantName));
     if (key === 'POST /v1/me/totp/enrolment')
       return json(201, { secret: 'JBSWY3DPEHPK3PXP', otpauthUri: 'otpauth://totp/Yika', qrDataUrl });
     return json(404, {
@@ -268,6 +369,49 @@ async function shoot(page: Page, name: string, ready: string): Promise<void> {
   const path = join(outDir, `${name}.png`);
   await page.screenshot({ path });
   process.stdout.write(`${path}\n`);
+}
+
+/** Scan to pay (paste, picture, confirm, PIN, receipt, a foreign code) and the hosted checkout page. */
+async function scanAndCheckout(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/scan`);
+  // Headless Chromium has no camera: the screen says so and offers the picture and paste instead.
+  await page.getByTestId('scan-camera-problem').waitFor({ timeout: 10_000 });
+  await page.getByTestId('scan-paste').locator('textarea').fill(staticPayload);
+  await shoot(page, '25-scan-paste', 'scan-paste');
+  await page.getByTestId('scan-paste-submit').click();
+  await page.getByTestId('scan-amount-input').locator('input').fill('38.50');
+  await shoot(page, '26-scan-confirm', 'scan-merchant-name');
+  await page.getByTestId('scan-pay').click();
+  await shoot(page, '27-scan-pin', 'pin-sheet');
+  await page.getByTestId('pin-sheet-input').click();
+  await page.keyboard.type('390517');
+  await shoot(page, '28-scan-paid', 'payment-id');
+
+  // A picture of a dynamic code, decoded in the browser (jsQR on a canvas), not by the fixture.
+  await page.goto(`${url}/scan`);
+  const picture = await QRCode.toBuffer(dynamicPayload, {
+    type: 'png',
+    errorCorrectionLevel: 'M',
+    margin: 4,
+    width: 600,
+  });
+  await page.getByTestId('scan-file').setInputFiles({ name: 'code.png', mimeType: 'image/png', buffer: picture });
+  await shoot(page, '29-scan-dynamic-from-picture', 'scan-amount');
+
+  await page.goto(`${url}/scan`);
+  await page.getByTestId('scan-paste').locator('textarea').fill(foreignPayload);
+  await page.getByTestId('scan-paste-submit').click();
+  await shoot(page, '30-scan-not-yika', 'scan-error');
+
+  await page.goto(`${url}/checkout/${checkoutOrder.id}`);
+  await shoot(page, '31-checkout', 'checkout-countdown');
+  await page.getByTestId('checkout-pay').click();
+  await page.getByTestId('pin-sheet-input').click();
+  await page.keyboard.type('390517');
+  // Shot before the page leaves for the shop (after a few seconds).
+  await shoot(page, '32-checkout-paid', 'checkout-return-url');
+  await page.goto(`${url}/checkout/${expiredOrder.id}`);
+  await shoot(page, '33-checkout-expired', 'checkout-closed');
 }
 
 async function main(): Promise<void> {
@@ -355,6 +499,8 @@ async function main(): Promise<void> {
     await page.getByTestId('totp-start').click();
     await shoot(page, '18-totp', 'totp-qr');
 
+    await scanAndCheckout(page, url);
+
     await page.goto(`${url}/`);
     await page.getByTestId('language-toggle').click();
     await shoot(page, '21-home-en', 'balance');
@@ -362,6 +508,8 @@ async function main(): Promise<void> {
     await shoot(page, '22-history-en', 'movement-list');
     await page.goto(`${url}/bill/2026-11`);
     await shoot(page, '23-bill-en', 'bill-chart');
+    await page.goto(`${url}/checkout/${checkoutOrder.id}`);
+    await shoot(page, '36-checkout-en', 'checkout-countdown');
 
     // Error states: the same screens when the API fails.
     await context.route('**/v1/wallet/movements**', (route) =>

@@ -188,7 +188,7 @@ function CheckoutOrderView(props: {
 
       <PinSheet
         visible={pinOpen}
-        summary={`${t('transfer.to', { name: order.merchantName })} · ${format.money(order.amount)}`}
+        summary={`${t('scan.payToName', { name: order.merchantName })} · ${format.money(order.amount)}`}
         error={error}
         busy={busy}
         resetKey={pinResetKey}

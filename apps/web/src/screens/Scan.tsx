@@ -383,7 +383,7 @@ function ConfirmPayment(props: {
       </Form>
       <PinSheet
         visible={pinOpen}
-        summary={amount === null ? '' : `${t('transfer.to', { name })} · ${format.money(amount)}`}
+        summary={amount === null ? '' : `${t('scan.payToName', { name })} · ${format.money(amount)}`}
         error={error}
         busy={busy}
         resetKey={pinResetKey}
@@ -412,11 +412,11 @@ export function PaymentReceipt({ payment }: { payment: MerchantPayment }) {
         title={<span data-testid="payment-success">{t('scan.paidTitle')}</span>}
         description={
           <span data-testid="payment-success-detail">
-            {t('transfer.to', { name: payment.merchantName })} · {format.money(payment.amount)}
+            {t('scan.paidTo', { name: payment.merchantName })} · {format.money(payment.amount)}
           </span>
         }
       />
-      <dl className="receipt" style={{ margin: '0 0 8px', display: 'grid', gap: 4 }}>
+      <dl className="payee-card">
         <dt className="muted">{t('scan.paymentId')}</dt>
         <dd style={{ margin: 0, fontFamily: 'monospace', wordBreak: 'break-all' }} data-testid="payment-id">
           {payment.id}
