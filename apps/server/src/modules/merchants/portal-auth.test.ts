@@ -115,8 +115,13 @@ describe('every /v1/merchant route', () => {
 
   it('answers 401 without credentials, and with an unknown API key or session', async () => {
     const wrongKey = `yk_${'0'.repeat(16)}_${'A'.repeat(43)}`;
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: `Bearer ${wrongKey}` },
+      { authorization: 'Bearer not-a-session' },
+    ];
     for (const route of routes) {
-      for (const headers of [{}, { authorization: `Bearer ${wrongKey}` }, { authorization: 'Bearer not-a-session' }]) {
+      for (const headers of attempts) {
         const response = await call(route, { ...headers, 'x-yika-merchant-id': merchant.id });
         expect(response.statusCode, `${route.method} ${route.path} ${JSON.stringify(headers)}`).toBe(401);
         expect(response.json()).toMatchObject({ code: 'unauthenticated' });
