@@ -7,8 +7,12 @@ import { migrate, type Database } from '@yika/db';
 import { Ledger } from '@yika/ledger';
 import { ConfigError, configReferenceMarkdown, loadConfig, type Config } from './config.js';
 import { formatSeedReport, seedDemoData } from './demo-data.js';
+import { encryptedColumns } from './encrypted-columns.js';
 import { serverMigrations } from './migrations.js';
+import { AuditTrail } from './platform/audit.js';
+import { DataCipher } from './platform/crypto.js';
 import { describeDatabase, openConfiguredDatabase } from './platform/database.js';
+import { formatReencryptReport, reencryptAll } from './platform/key-rotation.js';
 
 const USAGE = `Usage: yika <command>
 
@@ -16,6 +20,9 @@ Commands:
   migrate             apply pending database migrations
   seed                create the demo accounts and transfers (idempotent)
   ledger:verify       check the ledger invariants; exit 1 on any violation
+  audit:verify        check the audit trail's hash chain; exit 1 naming the first broken record
+  keys:reencrypt      re-encrypt personal data under the current key (the first of
+                      DATA_ENCRYPTION_KEYS); resumable, safe while servers run (PostgreSQL)
   config:reference    print the environment variable table (Markdown)
   help                show this help
 
@@ -67,6 +74,44 @@ const commands: Record<string, (config: Config, io: Output) => Promise<number>> 
         return 0;
       }),
     ),
+
+  'audit:verify': (config, io) =>
+    withDatabase(config, io, async (db) => {
+      const report = await new AuditTrail({ db, cipher: DataCipher.fromConfig(config) }).verify();
+      const head = `head seq ${report.head.seq} hash ${report.head.hash}`;
+      if (report.ok) {
+        io.out(`audit trail OK: ${report.records} records, ${head}`);
+        return 0;
+      }
+      const broken = report.firstBroken!;
+      io.err(
+        `audit trail BROKEN at record ${broken.seq}: ${broken.reason} (${report.records} records intact before it; ${head})`,
+      );
+      return 1;
+    }),
+
+  'keys:reencrypt': (config, io) =>
+    withDatabase(config, io, async (db) => {
+      const cipher = DataCipher.fromConfig(config);
+      // Ctrl-C stops between rows; values already moved stay moved and a second run continues.
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        io.out(`re-encrypting under key ${cipher.currentKeyId}`);
+        const reports = await reencryptAll(db, cipher, encryptedColumns, { signal: stop.signal });
+        for (const line of formatReencryptReport(reports, cipher.currentKeyId)) io.out(line);
+        if (stop.signal.aborted) {
+          io.err('interrupted: run keys:reencrypt again to continue');
+          return 1;
+        }
+        return reports.some((report) => report.failed > 0) ? 1 : 0;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }),
 
   'ledger:verify': (config, io) =>
     withDatabase(config, io, (db) =>

@@ -9,6 +9,7 @@ import type { AuditTrail } from '../../platform/audit.js';
 import type { BankGateway } from '../../platform/bank.js';
 import type { DataCipher } from '../../platform/crypto.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
+import type { EncryptedColumn } from '../../platform/key-rotation.js';
 import { bankNameOf, lookupBin, luhnValid, type BinInfo } from './bins.js';
 
 export const cardsMigrations: Migration[] = [
@@ -46,6 +47,13 @@ create table cards (
 create unique index cards_one_active_binding on cards (customer_id, card_number_index) where status = 'active';
 `,
   },
+];
+
+/** What `yika keys:reencrypt` re-encrypts in this module (contexts as `startBinding` and `confirmBinding` write them). */
+export const cardsEncryptedColumns: readonly EncryptedColumn[] = [
+  { table: 'card_verifications', column: 'card_number_enc', context: (row) => `card:${row.id}` },
+  { table: 'cards', column: 'card_number_enc', context: (row) => `card:${row.id}` },
+  { table: 'cards', column: 'bank_token_enc', context: (row) => `card-token:${row.id}` },
 ];
 
 /** Most cards one customer may have bound at once. */

@@ -2,6 +2,6 @@
 import type { AppModule } from '../../platform/module.js';
 import { cardsRoutes } from './cards.routes.js';
 
-export { cardsMigrations, CardsService } from './cards.service.js';
+export { cardsEncryptedColumns, cardsMigrations, CardsService } from './cards.service.js';
 
 export const cardsModule: AppModule = { name: 'cards', routes: cardsRoutes };

@@ -11,6 +11,7 @@ import type { AccountLimits } from '../../config.js';
 import { type AuditActor, type AuditJson, type AuditTrail, maskIp } from '../../platform/audit.js';
 import { type DataCipher, randomToken, sha256Hex } from '../../platform/crypto.js';
 import { NotFoundError } from '../../platform/errors.js';
+import type { EncryptedColumn } from '../../platform/key-rotation.js';
 import type { SmsSender } from '../../platform/sms.js';
 import { identityErrors as errors } from './identity.errors.js';
 import {
@@ -157,6 +158,16 @@ const SESSION_TOUCH_INTERVAL_MS = 60_000;
 
 const idContext = (customerId: string) => `identity.customer:${customerId}:id_number`;
 const nameContext = (customerId: string) => `identity.customer:${customerId}:name`;
+/** As identity.factors.ts encrypts TOTP secrets (the key-rotation test proves they agree). */
+const totpContext = (customerId: string) => `identity.customer:${customerId}:totp`;
+
+/** What `yika keys:reencrypt` re-encrypts in this module. */
+export const identityEncryptedColumns: readonly EncryptedColumn[] = [
+  { table: 'identity_customers', column: 'real_name_ciphertext', context: (row) => nameContext(row.id!) },
+  { table: 'identity_customers', column: 'id_number_ciphertext', context: (row) => idContext(row.id!) },
+  { table: 'identity_customers', column: 'totp_secret_ciphertext', context: (row) => totpContext(row.id!) },
+  { table: 'identity_customers', column: 'totp_pending_secret_ciphertext', context: (row) => totpContext(row.id!) },
+];
 
 export class IdentityService {
   readonly #db: Database;

@@ -8,6 +8,7 @@ import { identityRoutes } from './identity.routes.js';
 
 export {
   IdentityService,
+  identityEncryptedColumns,
   type AccountClass,
   type AuthenticatedSession,
   type Customer,

@@ -4,6 +4,7 @@
  */
 import type { Migration } from '@yika/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { EncryptedColumn } from '../../platform/key-rotation.js';
 import type { AppModule, ModuleContext } from '../../platform/module.js';
 import { paymentCodesMigrations } from './payment-codes.schema.js';
 import { paymentCodesRoutes } from './payment-codes.routes.js';
@@ -41,6 +42,24 @@ export {
 } from './settlement.service.js';
 export { ReportingService, type MerchantSummary, type PaymentFilters } from './reporting.service.js';
 export type { BusinessCalendar } from './settlement.dates.js';
+
+/** What `yika keys:reencrypt` re-encrypts in this module; contexts as the services encrypt them. */
+export const paymentsEncryptedColumns: readonly EncryptedColumn[] = [
+  { table: 'payment_code_devices', column: 'secret_ciphertext', context: (row) => `payment-code:${row.id}` },
+  ...(['merchant_settlement_verifications', 'merchant_settlement_accounts'] as const).flatMap((table) => [
+    {
+      table,
+      column: 'card_number_enc',
+      context: (row: Readonly<Record<string, string>>) => `settlement-card:${row.id}`,
+    },
+    {
+      table,
+      column: 'holder_name_enc',
+      context: (row: Readonly<Record<string, string>>) => `settlement-holder:${row.id}`,
+    },
+  ]),
+  { table: 'merchant_settlement_accounts', column: 'bank_token_enc', context: (row) => `settlement-token:${row.id}` },
+];
 
 const routes: FastifyPluginAsyncZod<ModuleContext> = async (app, context) => {
   await app.register(paymentsRoutes, context);
