@@ -61,7 +61,9 @@ export const paymentsEncryptedColumns: readonly EncryptedColumn[] = [
   { table: 'merchant_settlement_accounts', column: 'bank_token_enc', context: (row) => `settlement-token:${row.id}` },
 ];
 
-const routes: FastifyPluginAsyncZod<ModuleContext> = async (app, context) => {
+const routes: FastifyPluginAsyncZod<ModuleContext> = async (app, { config, db, ledger, services }) => {
+  // Only the context: the options also carry the `/v1` prefix, which must not be applied twice.
+  const context: ModuleContext = { config, db, ledger, services };
   await app.register(paymentsRoutes, context);
   await app.register(paymentCodesRoutes, context);
   await app.register(settlementRoutes, context);

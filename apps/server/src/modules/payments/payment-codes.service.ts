@@ -281,7 +281,7 @@ export class PaymentCodesService {
         `A payment code is ${18} digits starting with ${PAYMENT_CODE_PREFIX}.`,
       );
     }
-    await this.#merchants.activeMerchant(merchantId);
+    const merchant = await this.#merchants.activeMerchant(merchantId);
     await this.#throttle(merchantId);
     const request = {
       code: `${PAYMENT_CODE_PREFIX}${parsed.deviceIndex}${parsed.otp}`,
@@ -317,7 +317,7 @@ export class PaymentCodesService {
             const stored = await this.#insertCharge(tx, charge, 'paid');
             await this.#payments.recordPaymentCodePayment(tx, {
               chargeId: charge.id,
-              merchantId,
+              merchant,
               customerId: device.customer_id,
               payerAccountId,
               amount: input.amount,
@@ -498,6 +498,8 @@ export class PaymentCodesService {
     // a retry of the confirmation that paid it must replay its answer.
     if (row.status !== 'succeeded') this.#assertAwaiting(row);
     const amount = BigInt(row.amount);
+    // Read before the wallet's transaction: nothing inside it may wait on a query outside it.
+    const merchant = await this.#merchants.get(row.merchant_id);
     return this.#wallet.payMerchant(
       customerId,
       { amount, authorization: { kind: 'pin', pin: input.pin, stepUp: input.stepUp } },
@@ -511,7 +513,7 @@ export class PaymentCodesService {
           this.#assertAwaiting(locked);
           await this.#payments.recordPaymentCodePayment(tx, {
             chargeId,
-            merchantId: locked.merchant_id,
+            merchant,
             customerId,
             payerAccountId,
             amount,
@@ -521,7 +523,7 @@ export class PaymentCodesService {
              where id = $1 returning *`,
             [chargeId, paymentCodePaymentId(chargeId), this.#now()],
           );
-          return { status: 200, body: await this.#confirmationView(rows[0]!) };
+          return { status: 200, body: this.#confirmationViewOf(rows[0]!, merchant.displayName) };
         },
       },
     );
@@ -585,8 +587,11 @@ export class PaymentCodesService {
   }
 
   async #confirmationView(row: ChargeRow): Promise<ConfirmationView> {
-    const merchant = await this.#merchants.get(row.merchant_id);
-    return { ...this.#view(row), merchantName: merchant.displayName, currency: row.currency, note: row.note };
+    return this.#confirmationViewOf(row, (await this.#merchants.get(row.merchant_id)).displayName);
+  }
+
+  #confirmationViewOf(row: ChargeRow, merchantName: string): ConfirmationView {
+    return { ...this.#view(row), merchantName, currency: row.currency, note: row.note };
   }
 }
 

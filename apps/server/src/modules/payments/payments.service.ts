@@ -476,10 +476,11 @@ export class PaymentsService {
    */
   async recordPaymentCodePayment(
     tx: SqlExecutor,
-    input: { chargeId: string; merchantId: string; customerId: string; payerAccountId: string; amount: bigint },
+    input: { chargeId: string; merchant: MerchantView; customerId: string; payerAccountId: string; amount: bigint },
   ): Promise<PaymentView> {
     checkAmount(input.amount);
-    const merchant = await this.#merchants.get(input.merchantId);
+    // The merchant is read by the caller before its transaction (PGlite runs one transaction at a time).
+    const { merchant } = input;
     if (merchant.status !== 'approved') throw problemMerchantNotActive(merchant.status);
     const stored = await this.#record(tx, {
       id: paymentCodePaymentId(input.chargeId),

@@ -42,7 +42,10 @@ export interface PaymentsHarness {
 let counter = 0;
 const salt = String(process.pid % 10_000).padStart(4, '0');
 
-export async function openPaymentsHarness(env: Record<string, string> = {}): Promise<PaymentsHarness> {
+export async function openPaymentsHarness(
+  env: Record<string, string> = {},
+  options: { now?: () => Date } = {},
+): Promise<PaymentsHarness> {
   const sim: FastifyInstance = buildBankSim({ logLevel: false, apiKey: 'payments-test-key' });
   const simUrl = await sim.listen({ host: '127.0.0.1', port: 0 });
   const db = await openMigratedDatabase();
@@ -55,6 +58,7 @@ export async function openPaymentsHarness(env: Record<string, string> = {}): Pro
       OPS_API_TOKEN: OPS_TOKEN,
       ...env,
     },
+    ...(options.now ? { now: options.now } : {}),
   });
   const ops = { authorization: `Bearer ${OPS_TOKEN}` };
   const { app, ledger, services } = fixture;
