@@ -42,7 +42,6 @@ export default function DailyChart(props: {
           name: props.countName,
           type: 'line',
           yAxisIndex: 1,
-          smooth: true,
           data: props.days.map((day) => day.count),
         },
       ],

@@ -196,7 +196,10 @@ export function PortalApp() {
   return (
     <ConfigProvider
       locale={i18n.language === 'en' ? enUS : zhCN}
-      theme={{ token: { colorPrimary: BRAND, borderRadius: 6 } }}
+      theme={{
+        token: { colorPrimary: BRAND, borderRadius: 6 },
+        components: { Menu: { itemSelectedBg: '#e6f4f1', itemSelectedColor: BRAND } },
+      }}
     >
       <AntApp>
         <SessionProvider>

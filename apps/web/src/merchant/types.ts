@@ -22,6 +22,9 @@ export interface Settlement {
   refunds: number;
   fees: number;
   net: number;
+  payoutAmount: number;
+  cardLast4: string | null;
+  failureReason: string | null;
   status: SettlementStatus;
   paidAt: string | null;
   paymentCount: number;

@@ -17,30 +17,41 @@ const ORDER_POLL_MS = 3_000;
 const ORDER_POLLS_MAX = 200;
 const EXPIRY_MINUTES_DEFAULT = 15;
 
-/** An image the API only gives with the merchant header: fetched as a Blob, shown through an object URL. */
+/**
+ * An image the API only gives with the merchant header: fetched as a Blob and shown as a data: URL (the
+ * server's Content-Security-Policy allows data: images, not blob: ones).
+ */
 function useImage(path: string | null) {
   const [state, setState] = useState<{ url: string | null; error: unknown }>({ url: null, error: null });
   useEffect(() => {
     if (!path) return;
-    let url: string | null = null;
     let current = true;
     setState({ url: null, error: null });
-    fetchFile(path).then(
-      (blob) => {
-        if (!current) return;
-        url = URL.createObjectURL(blob);
-        setState({ url, error: null });
-      },
-      (error: unknown) => {
-        if (current) setState({ url: null, error });
-      },
-    );
+    fetchFile(path)
+      .then(dataUrlOf)
+      .then(
+        (url) => {
+          if (current) setState({ url, error: null });
+        },
+        (error: unknown) => {
+          if (current) setState({ url: null, error });
+        },
+      );
     return () => {
       current = false;
-      if (url) URL.revokeObjectURL(url);
     };
   }, [path]);
   return state;
+}
+
+function dataUrlOf(blob: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () =>
+      typeof reader.result === 'string' ? resolve(reader.result) : reject(new Error('unreadable image'));
+    reader.onerror = () => reject(reader.error ?? new Error('unreadable image'));
+    reader.readAsDataURL(blob);
+  });
 }
 
 async function download(path: string, fileName: string) {

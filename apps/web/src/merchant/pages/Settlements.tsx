@@ -89,6 +89,17 @@ function SettlementList() {
             ),
           },
           {
+            title: t('settlements.payout'),
+            dataIndex: 'payoutAmount',
+            align: 'right',
+            render: (value: number, settlement) => (
+              <span title={settlement.failureReason ?? undefined}>
+                <Money fen={value} testId={`settlement-payout-${settlement.businessDate}`} />
+                {settlement.cardLast4 ? <span className="portal-muted"> ··{settlement.cardLast4}</span> : null}
+              </span>
+            ),
+          },
+          {
             title: t('settlements.paidAt'),
             dataIndex: 'paidAt',
             render: (value: string | null) => formatDateTime(value, i18n.language),
@@ -113,33 +124,19 @@ function SettlementList() {
   );
 }
 
-/**
- * The account settlements are paid to (contract "settlement"). Its exact fields are the settlement task's; the
- * ones shown here are read when present.
- */
+/** `GET /v1/merchant/settlement-account` → `{ account }`: the verified card settlements are paid to. */
 interface SettlementAccountView {
-  bankName?: string | { 'zh-CN': string; en: string };
-  last4?: string;
-  cardLast4?: string;
-  holderName?: string;
-  verifiedAt?: string | null;
-  status?: string;
-}
-
-function bankNameOf(account: SettlementAccountView, language: string): string | null {
-  if (!account.bankName) return null;
-  if (typeof account.bankName === 'string') return account.bankName;
-  return language === 'en' ? account.bankName.en : account.bankName['zh-CN'];
+  id: string;
+  last4: string;
+  /** Masked by the server. */
+  holderName: string;
+  verifiedAt: string;
 }
 
 function SettlementAccount() {
   const { t, i18n } = useTranslation('merchant');
   const account = useAsync(
-    () =>
-      requestJson<{ account?: SettlementAccountView | null } & SettlementAccountView>(
-        'GET',
-        '/v1/merchant/settlement-account',
-      ),
+    () => requestJson<{ account: SettlementAccountView | null }>('GET', '/v1/merchant/settlement-account'),
     [],
   );
   const [verificationId, setVerificationId] = useState<string | null>(null);
@@ -188,9 +185,8 @@ function SettlementAccount() {
     }
   }
 
-  const view: SettlementAccountView | null =
-    account.status === 'ready' ? (account.data.account === undefined ? account.data : account.data.account) : null;
-  const hasAccount = Boolean(view && (view.last4 ?? view.cardLast4));
+  const view = account.status === 'ready' ? account.data.account : null;
+  const hasAccount = view !== null;
 
   return (
     <Card title={t('account.title')} className="portal-section" data-testid="settlement-account">
@@ -199,9 +195,10 @@ function SettlementAccount() {
       )}
       {account.status === 'ready' && hasAccount && view && !editing && (
         <Descriptions column={2} size="small" data-testid="settlement-account-details">
-          <Descriptions.Item label={t('account.bank')}>{bankNameOf(view, i18n.language) ?? '—'}</Descriptions.Item>
-          <Descriptions.Item label={t('account.card')}>•••• {view.last4 ?? view.cardLast4}</Descriptions.Item>
-          <Descriptions.Item label={t('account.holder')}>{view.holderName ?? '—'}</Descriptions.Item>
+          <Descriptions.Item label={t('account.card')}>
+            <span data-testid="settlement-account-last4">•••• {view.last4}</span>
+          </Descriptions.Item>
+          <Descriptions.Item label={t('account.holder')}>{view.holderName}</Descriptions.Item>
           <Descriptions.Item label={t('account.verifiedAt')}>
             {formatDateTime(view.verifiedAt, i18n.language)}
           </Descriptions.Item>
