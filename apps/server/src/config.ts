@@ -113,6 +113,8 @@ const configSchema = z.object({
     .default('00:00'),
   SETTLEMENT_GRACE_MS: integer(0, 3_600_000).default(60_000),
   SETTLEMENT_INTERVAL_MS: integer(1_000, 3_600_000).default(60_000),
+  RISK_REVIEW_HOLD_SECONDS: integer(1, 30 * 86_400).default(86_400),
+  RISK_RULES_REFRESH_INTERVAL_MS: integer(1_000, 3_600_000).default(30_000),
 });
 
 function isTimeZone(value: string): boolean {
@@ -372,6 +374,15 @@ const variableDocs = {
   },
   SETTLEMENT_INTERVAL_MS: {
     description: 'How often the settlement job looks for business dates to settle and payouts to check or retry.',
+    expected: 'must be an integer from 1000 to 3600000',
+  },
+  RISK_REVIEW_HOLD_SECONDS: {
+    description:
+      'How long money the risk engine sent to review stays held (a pending ledger transfer) before it expires unreviewed and is released; the movement then fails.',
+    expected: 'must be an integer from 1 to 2592000',
+  },
+  RISK_RULES_REFRESH_INTERVAL_MS: {
+    description: 'How often each process picks up a risk rule version activated by another process.',
     expected: 'must be an integer from 1000 to 3600000',
   },
 } satisfies Record<ConfigVariable, VariableDoc>;

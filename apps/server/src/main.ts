@@ -71,11 +71,27 @@ async function main(): Promise<void> {
       ledger,
       sms: createSmsSender(config),
       publicUrl: () => config.PUBLIC_URL ?? listeningOn,
+      onBackgroundError: (error) => logger.error({ err: error }, 'risk events writer failed'),
     });
+    // Rules loaded and history warmed before the first request can move money.
+    await services.risk.start();
     const app = await buildApp({ config, db, ledger, logger, services });
     const jobs = startJobs(
       [
-        { name: 'ledger.sweep-expired', intervalMs: config.LEDGER_SWEEP_INTERVAL_MS, run: () => ledger.sweepExpired() },
+        {
+          name: 'ledger.sweep-expired',
+          intervalMs: config.LEDGER_SWEEP_INTERVAL_MS,
+          // Voids expired holds, then closes the risk reviews whose holds expired (the movement fails).
+          run: async () => ({
+            ledger: await ledger.sweepExpired(),
+            riskReviews: await services.risk.sweepExpiredReviews(),
+          }),
+        },
+        {
+          name: 'risk.refresh-rules',
+          intervalMs: config.RISK_RULES_REFRESH_INTERVAL_MS,
+          run: () => services.risk.refreshActiveRules(),
+        },
         {
           name: 'wallet.poll-bank-orders',
           intervalMs: config.BANK_POLL_INTERVAL_MS,
@@ -87,7 +103,13 @@ async function main(): Promise<void> {
     );
     const shutdown = createShutdown({
       app,
-      jobs,
+      // After the jobs, the risk engine writes its queued events: before the ledger and the database close.
+      jobs: {
+        stop: async () => {
+          await jobs.stop();
+          await services.risk.stop();
+        },
+      },
       ledger,
       db,
       children: bankSim,

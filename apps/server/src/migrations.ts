@@ -8,6 +8,7 @@ import { cardsMigrations } from './modules/cards/index.js';
 import { identityMigrations } from './modules/identity/identity.schema.js';
 import { merchantsMigrations } from './modules/merchants/index.js';
 import { paymentsMigrations } from './modules/payments/index.js';
+import { riskMigrations } from './modules/risk/index.js';
 import { walletMigrations } from './modules/wallet/index.js';
 import { idempotencyMigrations } from './platform/idempotency.js';
 import { outboxMigrations } from './platform/outbox.js';
@@ -23,4 +24,5 @@ export const serverMigrations: readonly Migration[] = [
   ...merchantsMigrations,
   ...paymentsMigrations,
   ...auditMigrations,
+  ...riskMigrations,
 ];

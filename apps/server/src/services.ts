@@ -14,6 +14,7 @@ import {
   ReportingService,
   SettlementService,
 } from './modules/payments/index.js';
+import { RiskService } from './modules/risk/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { AuditTrail } from './platform/audit.js';
 import { BankGateway } from './platform/bank.js';
@@ -29,6 +30,8 @@ export interface Services {
   webhooks: WebhookService;
   payments: PaymentsService;
   paymentCodes: PaymentCodesService;
+  /** The risk engine: judges every money movement; its review queue holds money for analysts. Started by main. */
+  risk: RiskService;
   settlement: SettlementService;
   reporting: ReportingService;
   cipher: DataCipher;
@@ -46,6 +49,8 @@ export interface ServiceDeps {
   publicUrl?: () => string;
   /** The clock for identity (codes, locks, sessions); tests move it. */
   now?: () => Date;
+  /** Failures of background work that never reaches a request (the risk engine's event writer). */
+  onBackgroundError?: (error: unknown) => void;
 }
 
 export function buildServices(deps: ServiceDeps): Services {
@@ -74,12 +79,20 @@ export function buildServices(deps: ServiceDeps): Services {
   });
   const cards = new CardsService({ db, bank, cipher, audit });
   const publicUrl = deps.publicUrl ?? (() => config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`);
+  // Judges every movement before it moves (ADR 10); start() before serving, stop() before the database closes.
+  const risk = new RiskService({
+    db,
+    ledger: deps.ledger,
+    reviewHoldSeconds: config.RISK_REVIEW_HOLD_SECONDS,
+    ...(deps.onBackgroundError ? { onWriteError: deps.onBackgroundError } : {}),
+  });
   const wallet: WalletService = new WalletService({
     db,
     ledger: deps.ledger,
     identity,
     cards,
     bank,
+    risk,
     bankCallbackUrl: () => new URL('/v1/bank/callbacks', publicUrl()).toString(),
     bankDeadlineMs: config.BANK_DEADLINE_MS,
     pollAfterMs: config.BANK_POLL_AFTER_MS,
@@ -101,7 +114,7 @@ export function buildServices(deps: ServiceDeps): Services {
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
   });
-  const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet });
+  const payments = new PaymentsService({ db, ledger: deps.ledger, merchants, wallet, risk });
   // Merchant payments count against the same payment-account limits as transfers and withdrawals.
   wallet.countOutgoing(payments.outgoing);
   wallet.listMovementsFrom(payments.movementsSql);
@@ -154,5 +167,6 @@ export function buildServices(deps: ServiceDeps): Services {
     paymentCodes,
     settlement,
     reporting,
+    risk,
   };
 }

@@ -9,6 +9,7 @@ import { cardsModule } from './cards/index.js';
 import { identityModule } from './identity/index.js';
 import { merchantsModule } from './merchants/index.js';
 import { paymentsModule } from './payments/index.js';
+import { riskModule } from './risk/index.js';
 import { walletModule } from './wallet/index.js';
 
 export const modules: readonly AppModule[] = [
@@ -17,4 +18,5 @@ export const modules: readonly AppModule[] = [
   walletModule,
   merchantsModule,
   paymentsModule,
+  riskModule,
 ];

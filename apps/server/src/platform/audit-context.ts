@@ -10,7 +10,14 @@ import fp from 'fastify-plugin';
 
 interface RequestContext {
   requestId: string;
+  /** The caller's address and, once the session is authenticated, its device: for the risk engine. */
+  ip?: string | undefined;
+  deviceId?: string | undefined;
+  /** The language the caller reads (Accept-Language): customer-facing reasons are given in it. */
+  locale?: RequestLocale | undefined;
 }
+
+export type RequestLocale = 'zh-CN' | 'en';
 
 const storage = new AsyncLocalStorage<RequestContext>();
 const resources = new WeakMap<FastifyRequest, AsyncResource>();
@@ -20,6 +27,32 @@ export function currentRequestId(): string | undefined {
   return storage.getStore()?.requestId;
 }
 
+/** Where the request came from: IP, device (after authentication) and language; empty outside a request. */
+export function currentRequestOrigin(): { ip?: string; deviceId?: string; locale: RequestLocale } {
+  const store = storage.getStore();
+  return {
+    ...(store?.ip ? { ip: store.ip } : {}),
+    ...(store?.deviceId ? { deviceId: store.deviceId } : {}),
+    locale: store?.locale ?? 'zh-CN',
+  };
+}
+
+/** Called where the session is authenticated (platform/auth.ts): the device now acting. */
+export function setRequestDevice(deviceId: string): void {
+  const store = storage.getStore();
+  if (store) store.deviceId = deviceId;
+}
+
+/** zh-CN unless the caller prefers English (the first of zh / en in Accept-Language wins). */
+export function localeFrom(acceptLanguage: string | undefined): RequestLocale {
+  for (const part of (acceptLanguage ?? '').slice(0, 200).split(',')) {
+    const tag = part.trim().toLowerCase();
+    if (tag.startsWith('zh')) return 'zh-CN';
+    if (tag.startsWith('en')) return 'en';
+  }
+  return 'zh-CN';
+}
+
 /** Runs `work` as if serving the request `requestId` (jobs that act on behalf of a request, tests). */
 export function withRequestId<T>(requestId: string, work: () => T): T {
   return storage.run({ requestId }, work);
@@ -27,7 +60,8 @@ export function withRequestId<T>(requestId: string, work: () => T): T {
 
 async function auditContextPlugin(app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', (request, _reply, done) => {
-    storage.run({ requestId: request.id }, () => {
+    const origin = { ip: request.ip, locale: localeFrom(request.headers['accept-language']) };
+    storage.run({ requestId: request.id, ...origin }, () => {
       const resource = new AsyncResource('yika-request-context');
       resources.set(request, resource);
       resource.runInAsyncScope(done, request.raw);

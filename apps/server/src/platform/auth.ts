@@ -11,6 +11,7 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { setRequestDevice } from './audit-context.js';
 import { DomainError } from './errors.js';
 
 export const SESSION_COOKIE = 'yika_session';
@@ -78,6 +79,7 @@ export async function requireCustomer(request: FastifyRequest): Promise<void> {
     if (!customer) throw unauthenticated();
     request.customer = customer;
     request.sessionTransport = 'bearer';
+    setRequestDevice(customer.deviceId);
     return;
   }
   const token = request.cookies[SESSION_COOKIE];
@@ -87,6 +89,7 @@ export async function requireCustomer(request: FastifyRequest): Promise<void> {
   if (!customer) throw unauthenticated();
   request.customer = customer;
   request.sessionTransport = 'cookie';
+  setRequestDevice(customer.deviceId);
 }
 
 /** The authenticated customer of a request behind `requireCustomer`. */

@@ -69,6 +69,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.now ? { now: options.now } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   });
+  // As main does: rules loaded before the first request can move money.
+  await services.risk.start();
   const app = await buildApp({
     config,
     db,
@@ -88,6 +90,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     logs,
     async close() {
       await app.close();
+      await services.risk.stop();
       await ledger.close();
       if (!options.db) await db.close();
     },

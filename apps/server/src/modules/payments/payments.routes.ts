@@ -49,7 +49,9 @@ const paymentSchema = z
     feeRateBps: z.number().int(),
     refundedAmount: z.number().int(),
     currency: z.string(),
-    status: z.enum(['succeeded', 'processing']),
+    status: z
+      .enum(['succeeded', 'processing', 'in_review', 'failed'])
+      .describe('`in_review` (202): held by the risk engine until an analyst decides; `failed`: rejected or expired'),
     createdAt: z.string(),
   })
   .meta({ id: 'MerchantPayment' });
@@ -60,7 +62,9 @@ const refundSchema = z
     amount: z.number().int(),
     feeShare: z.number().int().describe('Part of the fee given back to the merchant'),
     reason: z.string().nullable(),
-    status: z.enum(['succeeded', 'processing']),
+    status: z
+      .enum(['succeeded', 'processing', 'in_review', 'failed'])
+      .describe('`in_review` (202): held by the risk engine until an analyst decides; `failed`: rejected or expired'),
     createdAt: z.string(),
   })
   .meta({ id: 'Refund' });
@@ -256,7 +260,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
         headers: idempotencyHeaders,
         params: idParams,
         body: z.object({ amount, reason: z.string().max(100).optional() }),
-        response: { 200: refundSchema, 201: refundSchema, ...errors },
+        response: { 200: refundSchema, 201: refundSchema, 202: refundSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -316,7 +320,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
           pin,
           stepUp: stepUpProofSchema.optional(),
         }),
-        response: { 200: paymentSchema, 201: paymentSchema, ...errors },
+        response: { 200: paymentSchema, 201: paymentSchema, 202: paymentSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -369,7 +373,7 @@ export const paymentsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, 
         headers: idempotencyHeaders,
         params: idParams,
         body: z.object({ amount: amount.optional(), pin, stepUp: stepUpProofSchema.optional() }),
-        response: { 200: paymentSchema, 201: paymentSchema, ...errors },
+        response: { 200: paymentSchema, 201: paymentSchema, 202: paymentSchema, ...errors },
       },
     },
     async (request, reply) => {

@@ -61,4 +61,17 @@ create table merchant_refunds (
 create index merchant_refunds_payment on merchant_refunds (payment_id, created_at);
 `,
   },
+  {
+    id: 'payments/0002_risk_review',
+    sql: `
+-- A payment or refund the risk engine sent to review: its gross transfer is pending (the money held) until
+-- an analyst approves (posted, then the fee part follows) or rejects / lets it expire (voided). ADR 10.
+alter table merchant_payments add column status text not null default 'succeeded'
+  check (status in ('succeeded', 'in_review', 'failed'));
+alter table merchant_payments add column posted_transfer_id uuid;
+alter table merchant_refunds add column status text not null default 'succeeded'
+  check (status in ('succeeded', 'in_review', 'failed'));
+alter table merchant_refunds add column posted_transfer_id uuid;
+`,
+  },
 ];

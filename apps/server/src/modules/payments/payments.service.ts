@@ -11,7 +11,9 @@ import { once, type StoredResponse } from '../../platform/idempotency.js';
 import { appendEvent } from '../../platform/outbox.js';
 import type { StepUpProof } from '../identity/index.js';
 import { CNY, FEE_INCOME_ACCOUNT_ID, type MerchantsService, type MerchantView } from '../merchants/index.js';
-import type { WalletService } from '../wallet/index.js';
+import { resolveHolds, type ReviewView, type RiskEvaluation, type RiskService } from '../risk/index.js';
+import { riskRefusal, type WalletService } from '../wallet/index.js';
+import { currentRequestOrigin } from '../../platform/audit-context.js';
 import { buildYikaMpm, EmvcoError, formatAmount, parseMpm, YIKA_GUID } from './emvco.js';
 import { feeFor, refundFeeShare } from './fees.js';
 
@@ -65,8 +67,11 @@ export interface PaymentView {
   feeRateBps: number;
   refundedAmount: number;
   currency: string;
-  /** The state of its ledger transfers. */
-  status: 'succeeded' | 'processing';
+  /**
+   * The state of its ledger transfers; `in_review`: held by the risk engine until an analyst approves
+   * (then succeeded) or rejects / lets it expire (then failed, nothing paid).
+   */
+  status: 'succeeded' | 'processing' | 'in_review' | 'failed';
   createdAt: string;
 }
 
@@ -76,7 +81,7 @@ export interface RefundView {
   amount: number;
   feeShare: number;
   reason: string | null;
-  status: 'succeeded' | 'processing';
+  status: 'succeeded' | 'processing' | 'in_review' | 'failed';
   createdAt: string;
 }
 
@@ -124,6 +129,7 @@ interface PaymentRow {
   created_at: Date | string;
   refunded: string | number | bigint | null;
   fee_refunded: string | number | bigint | null;
+  status: 'succeeded' | 'in_review' | 'failed';
 }
 
 interface RefundRow {
@@ -134,6 +140,7 @@ interface RefundRow {
   reason: string | null;
   gross_transfer_id: string;
   created_at: Date | string;
+  status: 'succeeded' | 'in_review' | 'failed';
 }
 
 const iso = (value: Date | string) => new Date(value).toISOString();
@@ -148,9 +155,10 @@ export function orderReference(orderId: string): string {
   return Buffer.from(orderId.replaceAll('-', ''), 'hex').toString('base64url');
 }
 
+// A refund in review counts (its money is held); a failed one does not.
 const PAYMENT_SELECT = `select p.*,
-  (select sum(amount) from merchant_refunds r where r.payment_id = p.id)::text as refunded,
-  (select sum(fee_share) from merchant_refunds r where r.payment_id = p.id)::text as fee_refunded
+  (select sum(amount) from merchant_refunds r where r.payment_id = p.id and r.status <> 'failed')::text as refunded,
+  (select sum(fee_share) from merchant_refunds r where r.payment_id = p.id and r.status <> 'failed')::text as fee_refunded
   from merchant_payments p`;
 
 export interface PaymentsServiceOptions {
@@ -158,6 +166,8 @@ export interface PaymentsServiceOptions {
   ledger: Ledger;
   merchants: MerchantsService;
   wallet: WalletService;
+  /** Judges refunds (payments are judged through the wallet) and holds money for review. */
+  risk: RiskService;
 }
 
 export class PaymentsService {
@@ -165,12 +175,15 @@ export class PaymentsService {
   readonly #ledger: Ledger;
   readonly #merchants: MerchantsService;
   readonly #wallet: WalletService;
+  readonly #risk: RiskService;
 
   constructor(options: PaymentsServiceOptions) {
     this.#db = options.db;
     this.#ledger = options.ledger;
     this.#merchants = options.merchants;
     this.#wallet = options.wallet;
+    this.#risk = options.risk;
+    this.#registerReviewHandlers();
   }
 
   // ---- codes and orders (merchant side) ----
@@ -508,37 +521,36 @@ export class PaymentsService {
     },
   ): Promise<StoredResponse<PaymentView>> {
     const { merchant } = input;
+    // Every merchant payment (QR, checkout, payment code) is judged here, the one place they all pass.
+    const judged = await this.#wallet.judgeMerchantPayment(tx, {
+      merchantId: merchant.id,
+      kind: input.method === 'payment_code' ? 'code' : 'qr',
+    });
+    const held = judged.evaluation.decision === 'review';
     const settlement = this.#merchants.settlementAccountId(merchant.id);
     const fee = feeFor(input.amount, merchant.feeRateBps);
     const grossId = transferId(input.id, 'payment.gross');
     const feeId = fee > 0n ? transferId(input.id, 'payment.fee') : null;
-    const transfers: TransferInput[] = [
-      {
-        id: grossId,
-        debitAccountId: input.payerAccountId,
-        creditAccountId: settlement,
-        amount: input.amount,
-        ledger: CNY.ledger,
-        code: PaymentTransferCode.merchantPayment,
-        flags: feeId ? TransferFlags.linked : 0,
-        metadata: { paymentId: input.id },
-      },
-    ];
-    if (feeId) {
-      transfers.push({
-        id: feeId,
-        debitAccountId: settlement,
-        creditAccountId: FEE_INCOME_ACCOUNT_ID,
-        amount: fee,
-        ledger: CNY.ledger,
-        code: PaymentTransferCode.merchantFee,
-        metadata: { paymentId: input.id },
-      });
-    }
+    const gross: TransferInput = {
+      id: grossId,
+      debitAccountId: input.payerAccountId,
+      creditAccountId: settlement,
+      amount: input.amount,
+      ledger: CNY.ledger,
+      code: PaymentTransferCode.merchantPayment,
+      flags: feeId ? TransferFlags.linked : 0,
+      metadata: { paymentId: input.id },
+    };
+    const feeTransfer = feeId ? this.#feeTransfer(feeId, settlement, fee, input.id) : null;
+    // Held for review: only the payer's money is reserved (pending, with the review's timeout); the fee
+    // part follows when an analyst approves (the merchant's account holds nothing posted to pay it yet).
+    const transfers: TransferInput[] = held
+      ? [{ ...gross, flags: TransferFlags.pending, timeoutSeconds: judged.holdSeconds }]
+      : [gross, ...(feeTransfer ? [feeTransfer] : [])];
     await tx.query(
       `insert into merchant_payments (id, merchant_id, order_id, method, customer_id, payer_account_id, amount, fee,
-         fee_rate_bps, currency, gross_transfer_id, fee_transfer_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+         fee_rate_bps, currency, gross_transfer_id, fee_transfer_id, status)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
       [
         input.id,
         merchant.id,
@@ -552,11 +564,21 @@ export class PaymentsService {
         CNY.code,
         grossId,
         feeId,
+        held ? 'in_review' : 'succeeded',
       ],
     );
     await this.#post(tx, transfers, () =>
       problem('insufficient_funds', 422, 'Insufficient funds', 'The wallet balance does not cover this amount.'),
     );
+    if (held) {
+      await this.#risk.openReview(tx, {
+        evaluation: judged.evaluation,
+        event: judged.event,
+        subjectType: 'payments.payment',
+        subjectId: input.id,
+        holdTransferIds: [grossId],
+      });
+    }
     if (input.order) {
       await tx.query(`update payment_orders set status = 'paid', payment_id = $2, completed_at = now() where id = $1`, [
         input.order.id,
@@ -574,19 +596,40 @@ export class PaymentsService {
       feeRateBps: merchant.feeRateBps,
       refundedAmount: 0,
       currency: CNY.code,
-      status: 'succeeded',
+      status: held ? 'in_review' : 'succeeded',
       createdAt: new Date().toISOString(),
     };
+    // A held payment tells the merchant when an analyst approves it (the review handler emits the event).
+    if (!held) await this.#paymentSucceeded(tx, view, input.order);
+    return { status: held ? 202 : 201, body: view };
+  }
+
+  async #paymentSucceeded(
+    tx: SqlExecutor,
+    view: PaymentView,
+    order: Pick<OrderRow, 'merchant_order_no' | 'notify_url'> | null,
+  ): Promise<void> {
     await appendEvent(tx, {
       type: 'payment.succeeded',
-      subject: `merchant:${merchant.id}`,
+      subject: `merchant:${view.merchantId}`,
       payload: {
         payment: view,
-        merchantOrderNo: input.order?.merchant_order_no ?? null,
-        notifyUrl: input.order?.notify_url ?? null,
+        merchantOrderNo: order?.merchant_order_no ?? null,
+        notifyUrl: order?.notify_url ?? null,
       },
     });
-    return { status: 201, body: view };
+  }
+
+  #feeTransfer(id: string, settlement: string, fee: bigint, paymentId: string): TransferInput {
+    return {
+      id,
+      debitAccountId: settlement,
+      creditAccountId: FEE_INCOME_ACCOUNT_ID,
+      amount: fee,
+      ledger: CNY.ledger,
+      code: PaymentTransferCode.merchantFee,
+      metadata: { paymentId },
+    };
   }
 
   /** Submits a chain; `exceeds_credits` on its first refused transfer becomes `refused()`. */
@@ -646,7 +689,7 @@ export class PaymentsService {
       feeRateBps: row.fee_rate_bps,
       refundedAmount: Number(row.refunded ?? 0),
       currency: row.currency,
-      status: posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
+      status: row.status !== 'succeeded' ? row.status : posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
       createdAt: iso(row.created_at),
     }));
   }
@@ -664,6 +707,30 @@ export class PaymentsService {
   ): Promise<StoredResponse<RefundView> & { replayed: boolean }> {
     checkAmount(input.amount);
     const request = { paymentId, amount: input.amount, reason: input.reason ?? null };
+    let evaluation: RiskEvaluation | null = null;
+    let stored: StoredResponse<RefundView> & { replayed: boolean };
+    try {
+      stored = await this.#refundOnce(merchantId, paymentId, input, idempotencyKey, request, (judged) => {
+        evaluation = judged;
+      });
+    } catch (error) {
+      const judged = evaluation as RiskEvaluation | null;
+      if (judged) await this.#risk.record(judged.evaluationId, 'failed').catch(() => undefined);
+      throw error;
+    }
+    const judged = evaluation as RiskEvaluation | null;
+    if (judged?.decision === 'allow') await this.#risk.record(judged.evaluationId, 'completed').catch(() => undefined);
+    return stored;
+  }
+
+  #refundOnce(
+    merchantId: string,
+    paymentId: string,
+    input: { amount: bigint; reason?: string | undefined },
+    idempotencyKey: string,
+    request: object,
+    judged: (evaluation: RiskEvaluation) => void,
+  ): Promise<StoredResponse<RefundView> & { replayed: boolean }> {
     return this.#db.transaction((tx) =>
       once(tx, `payments.refund:${merchantId}`, idempotencyKey, request, async () => {
         const { rows } = isUuid(paymentId)
@@ -671,8 +738,20 @@ export class PaymentsService {
           : { rows: [] };
         const payment = rows[0];
         if (!payment || payment.merchant_id !== merchantId) throw new NotFoundError('No such payment.');
+        if (payment.status !== 'succeeded') {
+          throw problem(
+            'payment_not_refundable',
+            409,
+            'Payment not refundable',
+            payment.status === 'in_review'
+              ? 'This payment is held for review: it can be refunded once it has succeeded.'
+              : 'This payment failed: nothing was paid, so nothing can be refunded.',
+          );
+        }
+        // A refund in review holds its money and counts; a failed one does not.
         const { rows: sums } = await tx.query<{ refunded: string | null; fee_refunded: string | null }>(
-          `select sum(amount)::text as refunded, sum(fee_share)::text as fee_refunded from merchant_refunds where payment_id = $1`,
+          `select sum(amount)::text as refunded, sum(fee_share)::text as fee_refunded from merchant_refunds
+           where payment_id = $1 and status <> 'failed'`,
           [paymentId],
         );
         const gross = BigInt(payment.amount);
@@ -689,24 +768,16 @@ export class PaymentsService {
           );
         }
         const feeShare = refundFeeShare({ gross, fee, refundedBefore, feeRefundedBefore, amount: input.amount });
+        // Judged after every check of its own, under the payment's lock: what it allows is what moves.
+        const { evaluation, event } = await this.#judgeRefund(merchantId, payment, input.amount);
+        judged(evaluation);
+        const held = evaluation.decision === 'review';
         const id = newId();
         const settlement = this.#merchants.settlementAccountId(merchantId);
         const grossId = transferId(id, 'refund.gross');
         const feeId = feeShare > 0n ? transferId(id, 'refund.fee') : null;
-        const transfers: TransferInput[] = [];
-        if (feeId) {
-          transfers.push({
-            id: feeId,
-            debitAccountId: FEE_INCOME_ACCOUNT_ID,
-            creditAccountId: settlement,
-            amount: feeShare,
-            ledger: CNY.ledger,
-            code: PaymentTransferCode.refundFee,
-            flags: TransferFlags.linked,
-            metadata: { refundId: id, paymentId },
-          });
-        }
-        transfers.push({
+        const feeTransfer = feeId ? refundFeeTransfer(feeId, settlement, feeShare, id, paymentId) : null;
+        const grossTransfer: TransferInput = {
           id: grossId,
           debitAccountId: settlement,
           creditAccountId: payment.payer_account_id,
@@ -714,10 +785,16 @@ export class PaymentsService {
           ledger: CNY.ledger,
           code: PaymentTransferCode.refund,
           metadata: { refundId: id, paymentId },
-        });
+        };
+        // Held for review: the merchant's money for the whole refund is reserved (pending, with the
+        // review's timeout); the fee share is given back when an analyst approves.
+        const transfers: TransferInput[] = held
+          ? [{ ...grossTransfer, flags: TransferFlags.pending, timeoutSeconds: this.#risk.reviewHoldSeconds }]
+          : [...(feeTransfer ? [feeTransfer] : []), grossTransfer];
         await tx.query(
-          `insert into merchant_refunds (id, payment_id, merchant_id, amount, fee_share, reason, gross_transfer_id, fee_transfer_id)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          `insert into merchant_refunds (id, payment_id, merchant_id, amount, fee_share, reason, gross_transfer_id,
+             fee_transfer_id, status)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [
             id,
             paymentId,
@@ -727,6 +804,7 @@ export class PaymentsService {
             input.reason ?? null,
             grossId,
             feeId,
+            held ? 'in_review' : 'succeeded',
           ],
         );
         await this.#post(tx, transfers, () =>
@@ -737,23 +815,164 @@ export class PaymentsService {
             'The merchant holds less awaiting settlement than this refund needs.',
           ),
         );
+        if (held) {
+          await this.#risk.openReview(tx, {
+            evaluation,
+            event,
+            subjectType: 'payments.refund',
+            subjectId: id,
+            holdTransferIds: [grossId],
+          });
+        }
         const view: RefundView = {
           id,
           paymentId,
           amount: Number(input.amount),
           feeShare: Number(feeShare),
           reason: input.reason ?? null,
-          status: 'succeeded',
+          status: held ? 'in_review' : 'succeeded',
           createdAt: new Date().toISOString(),
         };
-        await appendEvent(tx, {
-          type: 'refund.succeeded',
-          subject: `merchant:${merchantId}`,
-          payload: { refund: view },
-        });
-        return { status: 201, body: view };
+        if (!held) await this.#refundSucceeded(tx, merchantId, view);
+        return { status: held ? 202 : 201, body: view };
       }),
     );
+  }
+
+  async #refundSucceeded(tx: SqlExecutor, merchantId: string, view: RefundView): Promise<void> {
+    await appendEvent(tx, { type: 'refund.succeeded', subject: `merchant:${merchantId}`, payload: { refund: view } });
+  }
+
+  /**
+   * A refund is the merchant's movement: the merchant is the actor (the `customerId` of the event), the
+   * payer the counterparty. A merchant cannot give a second factor, so a challenge sends it to review.
+   */
+  async #judgeRefund(merchantId: string, payment: PaymentRow, amount: bigint) {
+    const origin = currentRequestOrigin();
+    const event = {
+      kind: 'refund' as const,
+      customerId: merchantId,
+      amount,
+      currency: CNY.code,
+      merchantId,
+      counterpartyId: payment.customer_id,
+      ...(origin.deviceId ? { deviceId: origin.deviceId } : {}),
+      ...(origin.ip ? { ip: origin.ip } : {}),
+    };
+    const assessed = this.#risk.evaluate(event);
+    if (assessed.decision === 'deny') {
+      await this.#risk.record(assessed.evaluationId, 'failed').catch(() => undefined);
+      throw riskRefusal(assessed, origin.locale);
+    }
+    const evaluation: RiskEvaluation =
+      assessed.decision === 'challenge' ? { ...assessed, decision: 'review' } : assessed;
+    return { evaluation, event };
+  }
+
+  #registerReviewHandlers(): void {
+    this.#risk.onReview('payments.payment', {
+      approve: async (tx, review) => {
+        const row = await this.#lockedPayment(tx, review);
+        const settlement = this.#merchants.settlementAccountId(row.merchant_id);
+        const fee = BigInt(row.fee);
+        // Posted first, then the fee out of the now-posted gross: one linked chain.
+        const after = row.fee_transfer_id ? [this.#feeTransfer(row.fee_transfer_id, settlement, fee, row.id)] : [];
+        if ((await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'post', { after })) === 'expired') {
+          return 'expired';
+        }
+        await tx.query(`update merchant_payments set status = 'succeeded', posted_transfer_id = $2 where id = $1`, [
+          row.id,
+          transferId(row.gross_transfer_id, 'risk.post'),
+        ]);
+        // Everything read through tx: PGlite serves one transaction at a time.
+        const { rows: names } = await tx.query<{ display_name: string }>(
+          `select display_name from merchants where id = $1`,
+          [row.merchant_id],
+        );
+        const { rows: orders } = row.order_id
+          ? await tx.query<OrderRow>(`select *, false as expired from payment_orders where id = $1`, [row.order_id])
+          : { rows: [] };
+        const view: PaymentView = {
+          id: row.id,
+          merchantId: row.merchant_id,
+          merchantName: names[0]?.display_name ?? '',
+          orderId: row.order_id,
+          method: row.method,
+          amount: Number(row.amount),
+          fee: Number(row.fee),
+          feeRateBps: row.fee_rate_bps,
+          refundedAmount: 0,
+          currency: row.currency,
+          status: 'succeeded',
+          createdAt: iso(row.created_at),
+        };
+        await this.#paymentSucceeded(tx, view, orders[0] ?? null);
+        return 'completed';
+      },
+      close: async (tx, review) => {
+        const row = await this.#lockedPayment(tx, review);
+        await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'void');
+        await tx.query(`update merchant_payments set status = 'failed' where id = $1`, [row.id]);
+        // The order was paid by this payment only: it is closed (its payment id is taken), not reopened.
+        if (row.order_id) {
+          await tx.query(
+            `update payment_orders set status = 'closed', completed_at = coalesce(completed_at, now()) where id = $1`,
+            [row.order_id],
+          );
+        }
+      },
+    });
+    this.#risk.onReview('payments.refund', {
+      approve: async (tx, review) => {
+        const row = await this.#lockedRefund(tx, review);
+        const settlement = this.#merchants.settlementAccountId(row.merchant_id);
+        const before = row.fee_transfer_id
+          ? [refundFeeTransfer(row.fee_transfer_id, settlement, BigInt(row.fee_share), row.id, row.payment_id)]
+          : [];
+        if ((await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'post', { before })) === 'expired') {
+          return 'expired';
+        }
+        await tx.query(`update merchant_refunds set status = 'succeeded', posted_transfer_id = $2 where id = $1`, [
+          row.id,
+          transferId(row.gross_transfer_id, 'risk.post'),
+        ]);
+        await this.#refundSucceeded(tx, row.merchant_id, {
+          id: row.id,
+          paymentId: row.payment_id,
+          amount: Number(row.amount),
+          feeShare: Number(row.fee_share),
+          reason: row.reason,
+          status: 'succeeded',
+          createdAt: iso(row.created_at),
+        });
+        return 'completed';
+      },
+      close: async (tx, review) => {
+        const row = await this.#lockedRefund(tx, review);
+        await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'void');
+        await tx.query(`update merchant_refunds set status = 'failed' where id = $1`, [row.id]);
+      },
+    });
+  }
+
+  async #lockedPayment(tx: SqlExecutor, review: ReviewView): Promise<PaymentRow> {
+    const { rows } = await tx.query<PaymentRow>(`select * from merchant_payments where id = $1 for update`, [
+      review.subjectId,
+    ]);
+    if (!rows[0] || rows[0].status !== 'in_review') throw new Error(`payment ${review.subjectId} is not in review`);
+    return rows[0];
+  }
+
+  async #lockedRefund(
+    tx: SqlExecutor,
+    review: ReviewView,
+  ): Promise<RefundRow & { merchant_id: string; fee_transfer_id: string | null }> {
+    const { rows } = await tx.query<RefundRow & { merchant_id: string; fee_transfer_id: string | null }>(
+      `select * from merchant_refunds where id = $1 for update`,
+      [review.subjectId],
+    );
+    if (!rows[0] || rows[0].status !== 'in_review') throw new Error(`refund ${review.subjectId} is not in review`);
+    return rows[0];
   }
 
   async refunds(merchantId: string, paymentId: string): Promise<RefundView[]> {
@@ -771,7 +990,7 @@ export class PaymentsService {
       amount: Number(row.amount),
       feeShare: Number(row.fee_share),
       reason: row.reason,
-      status: posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
+      status: row.status !== 'succeeded' ? row.status : posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
       createdAt: iso(row.created_at),
     }));
   }
@@ -779,23 +998,45 @@ export class PaymentsService {
   /** For the wallet's limits: what a customer paid merchants today and this year (or since opening). */
   /** Merchant payments and refunds as wallet movements (history and monthly bill); `$1` is the customer. */
   readonly movementsSql = `
-  select p.id, 'merchant_payment' as type, p.amount::text as amount, 'succeeded' as status,
-         m.display_name as counterparty, o.description as note, p.created_at, p.gross_transfer_id as posting_transfer_id
+  select p.id, 'merchant_payment' as type, p.amount::text as amount, p.status,
+         m.display_name as counterparty, o.description as note, p.created_at,
+         coalesce(p.posted_transfer_id, p.gross_transfer_id) as posting_transfer_id
   from merchant_payments p join merchants m on m.id = p.merchant_id left join payment_orders o on o.id = p.order_id
   where p.customer_id = $1
   union all
-  select r.id, 'merchant_refund', r.amount::text, 'succeeded', m.display_name, r.reason, r.created_at, r.gross_transfer_id
+  -- The customer sees a refund once it posted (one held for review is the merchant's money still).
+  select r.id, 'merchant_refund', r.amount::text, r.status, m.display_name, r.reason, r.created_at,
+         coalesce(r.posted_transfer_id, r.gross_transfer_id)
   from merchant_refunds r join merchant_payments p on p.id = r.payment_id join merchants m on m.id = r.merchant_id
-  where p.customer_id = $1`;
+  where p.customer_id = $1 and r.status = 'succeeded'`;
 
   readonly outgoing = async (tx: SqlExecutor, customerId: string, timeZone: string, sinceOpening: boolean) => {
     const { rows } = await tx.query<{ today: string | null; year: string | null }>(
       `select sum(amount) filter (where (created_at at time zone $2)::date = (now() at time zone $2)::date)::text as today,
               sum(amount) filter (where $3 or date_trunc('year', created_at at time zone $2) = date_trunc('year', now() at time zone $2))::text as year
-       from merchant_payments where customer_id = $1`,
+       from merchant_payments where customer_id = $1 and status <> 'failed'`,
       [customerId, timeZone, sinceOpening],
     );
     return { today: BigInt(rows[0]?.today ?? 0), year: BigInt(rows[0]?.year ?? 0) };
+  };
+}
+
+function refundFeeTransfer(
+  id: string,
+  settlement: string,
+  feeShare: bigint,
+  refundId: string,
+  paymentId: string,
+): TransferInput {
+  return {
+    id,
+    debitAccountId: FEE_INCOME_ACCOUNT_ID,
+    creditAccountId: settlement,
+    amount: feeShare,
+    ledger: CNY.ledger,
+    code: PaymentTransferCode.refundFee,
+    flags: TransferFlags.linked,
+    metadata: { refundId, paymentId },
   };
 }
 

@@ -19,7 +19,9 @@ const paymentItem = z.object({
   feeRateBps: z.number().int(),
   refundedAmount: z.number().int(),
   currency: z.string(),
-  status: z.enum(['succeeded', 'processing']),
+  status: z
+    .enum(['succeeded', 'processing', 'in_review', 'failed'])
+    .describe('`in_review`: held by the risk engine until an analyst decides; `failed`: rejected or expired'),
   createdAt: z.string(),
 });
 

@@ -30,3 +30,18 @@ export {
 export type { RiskOutcome } from './risk.store.js';
 export { defaultRuleSet } from './risk.default-rules.js';
 export { riskMigrations } from './risk.schema.js';
+export {
+  resolveHolds,
+  RiskReviewError,
+  REVIEWS_PAGE_MAX,
+  type ReviewHandler,
+  type ReviewView,
+  type ReviewStatus,
+  type ReviewFilter,
+} from './risk.reviews.js';
+
+import type { AppModule } from '../../platform/module.js';
+import { riskRoutes } from './risk.routes.js';
+
+/** The interim ops routes of the review queue (`/v1/ops/risk/*`). */
+export const riskModule: AppModule = { name: 'risk', routes: riskRoutes };

@@ -42,4 +42,39 @@ create index risk_events_customer on risk_events (customer_id, occurred_at desc)
 create index risk_events_decision on risk_events (decision, occurred_at desc) where decision <> 'allow';
 `,
   },
+  /**
+   * The review queue: a movement the engine sent to review holds its money as pending ledger transfers
+   * (with a timeout) until an analyst approves (posted), rejects (voided) or nobody decides in time (expired).
+   * Written in the movement's own transaction, so a hold never exists without its review row.
+   */
+  {
+    id: 'risk/0002_reviews',
+    sql: `
+create table risk_reviews (
+  id uuid primary key,
+  evaluation_id uuid not null unique,
+  kind text not null,
+  -- The business row that waits: 'wallet.p2p', 'wallet.withdrawal', 'wallet.top_up', 'payments.payment', 'payments.refund'.
+  subject_type text not null,
+  subject_id uuid not null,
+  customer_id text not null,
+  amount bigint not null check (amount > 0),
+  currency text not null,
+  -- The pending ledger transfers holding the money (empty for a top-up: nothing moved yet).
+  hold_transfer_ids jsonb not null,
+  reasons jsonb not null,
+  rule_hits jsonb not null,
+  rule_version integer not null,
+  status text not null check (status in ('pending', 'approved', 'rejected', 'expired')),
+  expires_at timestamptz not null,
+  created_at timestamptz not null default now(),
+  decided_at timestamptz,
+  decided_by text,
+  decision_reason text
+);
+create unique index risk_reviews_subject on risk_reviews (subject_type, subject_id);
+create index risk_reviews_queue on risk_reviews (status, created_at desc);
+create index risk_reviews_due on risk_reviews (expires_at) where status = 'pending';
+`,
+  },
 ];

@@ -7,10 +7,11 @@
  * brute force show up there). Only `record(id, 'completed')`, called after the money moved, adds to the
  * `count` and `amount` windows and to the customer's own history (amounts, hours, devices, payees).
  */
-import type { Database } from '@yika/db';
-import { newId } from '@yika/ledger';
+import type { Database, SqlExecutor } from '@yika/db';
+import { newId, type Ledger } from '@yika/ledger';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
 import { defaultRuleSet } from './risk.default-rules.js';
+import { ReviewQueue, type ReviewFilter, type ReviewHandler, type ReviewView } from './risk.reviews.js';
 import { RiskEngine, type RiskAssessment } from './risk.engine.js';
 import { decisions, longestWindowSeconds, parseRuleSet, type RiskDecision, type RiskRuleSet } from './risk.rules.js';
 import { BoundedLru, RiskState, type RiskEvent, type RiskStateLimits, type TimedEvent } from './risk.state.js';
@@ -43,6 +44,10 @@ export interface RiskServiceOptions {
   writer?: Partial<Omit<EventWriterOptions, 'onError'>>;
   /** Failures of the background writer (the lead's logger); they never reach a payment. */
   onWriteError?: (error: unknown) => void;
+  /** Holds money for review (posts, voids); without it a review decision cannot be carried out. */
+  ledger?: Ledger;
+  /** How long a review hold lasts before it expires and is voided (RISK_REVIEW_HOLD_SECONDS). */
+  reviewHoldSeconds?: number;
 }
 
 export interface RuleVersionSummary {
@@ -95,6 +100,7 @@ export class RiskService {
   readonly #replayEventsMax: number;
   readonly #writer: RiskEventWriter;
   readonly #awaitingOutcome = new BoundedLru<string, TimedEvent>(AWAITING_OUTCOME_MAX);
+  readonly #reviews: ReviewQueue;
   #state: RiskState;
   #engine: RiskEngine | null = null;
 
@@ -114,6 +120,13 @@ export class RiskService {
       onError: options.onWriteError ?? (() => undefined),
     });
     this.#state = this.#newState(86_400);
+    this.#reviews = new ReviewQueue({
+      db: options.db,
+      ledger: options.ledger,
+      holdSeconds: options.reviewHoldSeconds ?? 86_400,
+      record: (id, outcome) => this.record(id, outcome),
+      onRecordError: options.onWriteError ?? (() => undefined),
+    });
   }
 
   #newState(keepSeconds: number): RiskState {
@@ -196,6 +209,65 @@ export class RiskService {
     this.#awaitingOutcome.delete(evaluationId);
     if (outcome === 'completed') this.#state.noteCompleted(event);
     this.#writer.enqueue({ type: 'outcome', id: evaluationId, outcome, at: this.#now() });
+  }
+
+  // ---- the review queue (risk.reviews.ts) ----
+
+  /** How long a review hold lasts: the `timeoutSeconds` of the pending transfers that hold the money. */
+  get reviewHoldSeconds(): number {
+    return this.#reviews.holdSeconds;
+  }
+
+  /** The owner of a kind of movement says how its held money moves on when a review ends. */
+  onReview(subjectType: string, handler: ReviewHandler): void {
+    this.#reviews.register(subjectType, handler);
+  }
+
+  /** Opens the review of a held movement, in the movement's own transaction (after its holds). */
+  openReview(
+    tx: SqlExecutor,
+    input: {
+      evaluation: RiskEvaluation;
+      event: RiskEvent;
+      subjectType: string;
+      subjectId: string;
+      holdTransferIds: string[];
+    },
+  ): Promise<string> {
+    return this.#reviews.open(tx, {
+      evaluationId: input.evaluation.evaluationId,
+      assessment: input.evaluation,
+      kind: input.event.kind,
+      customerId: input.event.customerId,
+      amount: input.event.amount,
+      currency: input.event.currency,
+      subjectType: input.subjectType,
+      subjectId: input.subjectId,
+      holdTransferIds: input.holdTransferIds,
+    });
+  }
+
+  reviews(filter: ReviewFilter = {}): Promise<{ items: ReviewView[]; nextCursor: string | null }> {
+    return this.#reviews.list(filter);
+  }
+
+  review(id: string): Promise<ReviewView> {
+    return this.#reviews.get(id);
+  }
+
+  /** Posts the held money (records `completed` once it moved), emitting the movement's own event. */
+  approve(id: string, analyst: string): Promise<ReviewView> {
+    return this.#reviews.approve(id, analyst);
+  }
+
+  /** Voids the hold and fails the movement (records `failed`). */
+  reject(id: string, analyst: string, reason: string): Promise<ReviewView> {
+    return this.#reviews.reject(id, analyst, reason);
+  }
+
+  /** Marks reviews whose hold expired unreviewed as expired (voiding what the ledger has not), records `failed`. */
+  sweepExpiredReviews(limit?: number): Promise<{ expired: number }> {
+    return this.#reviews.sweepExpired(limit);
   }
 
   activeRules(): { version: number; ruleSet: RiskRuleSet } {

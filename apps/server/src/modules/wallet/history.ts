@@ -35,7 +35,8 @@ export interface Movement {
   /** Signed fen: positive into the wallet, negative out of it. */
   amount: number;
   currency: string;
-  status: 'processing' | 'succeeded' | 'failed';
+  /** `in_review`: held by the risk engine until an analyst decides. */
+  status: 'processing' | 'in_review' | 'succeeded' | 'failed';
   /** A masked counterparty: the other customer, or the card (bank code and last four digits). */
   counterparty: string | null;
   note: string | null;
@@ -87,11 +88,12 @@ const WALLET_MOVEMENTS_SQL = `
   from wallet_bank_orders o
   where o.customer_id = $1
   union all
-  select id, 'p2p_out', amount::text, 'succeeded', payee_customer_id::text, note, created_at, null::uuid
+  select id, 'p2p_out', amount::text, status, payee_customer_id::text, note, created_at, posting_transfer_id
   from wallet_p2p_transfers where payer_customer_id = $1
   union all
-  select id, 'p2p_in', amount::text, 'succeeded', payer_customer_id::text, note, created_at, null::uuid
-  from wallet_p2p_transfers where payee_customer_id = $1`;
+  -- The payee sees a held transfer only once it posted.
+  select id, 'p2p_in', amount::text, status, payer_customer_id::text, note, created_at, posting_transfer_id
+  from wallet_p2p_transfers where payee_customer_id = $1 and status = 'succeeded'`;
 
 /** Everything that moved a customer's money: the wallet's own movements and every registered source. */
 function movementsSql(sources: readonly MovementSourceSql[]): string {

@@ -9,6 +9,7 @@ export {
   type CardsPort,
   type MerchantPaymentAuthorization,
   type PaymentCodeCapability,
+  riskRefusal,
 } from './wallet.service.js';
 
 export const walletModule: AppModule = { name: 'wallet', routes: walletRoutes };

@@ -26,7 +26,9 @@ const orderSchema = z.object({
   cardId: z.uuid(),
   amount: z.number().int(),
   currency: z.string(),
-  status: z.enum(['created', 'processing', 'succeeded', 'failed']),
+  status: z
+    .enum(['created', 'processing', 'succeeded', 'failed', 'in_review'])
+    .describe('`in_review`: held by the risk engine until an analyst decides; not sent to the bank yet'),
   failureReason: z.string().nullable(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
@@ -37,7 +39,9 @@ const transferSchema = z.object({
   amount: z.number().int(),
   currency: z.string(),
   note: z.string().nullable(),
-  status: z.literal('succeeded'),
+  status: z
+    .enum(['succeeded', 'in_review'])
+    .describe('`in_review` (202): the money is held until a risk analyst approves (posted) or rejects (released)'),
   createdAt: z.string(),
 });
 const movementSchema = z.object({
@@ -45,7 +49,7 @@ const movementSchema = z.object({
   type: z.enum(MOVEMENT_TYPES),
   amount: z.number().int().describe('Signed fen: positive into the wallet'),
   currency: z.string(),
-  status: z.enum(['processing', 'succeeded', 'failed']),
+  status: z.enum(['processing', 'in_review', 'succeeded', 'failed']),
   counterparty: z.string().nullable(),
   note: z.string().nullable(),
   balanceAfter: z.number().int().nullable(),
@@ -117,7 +121,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
           pin,
           stepUp: stepUpProofSchema.optional(),
         }),
-        response: { 200: transferSchema, 201: transferSchema, ...errors },
+        response: { 200: transferSchema, 201: transferSchema, 202: transferSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -322,7 +326,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         headers: idempotencyHeaders,
         params: z.object({ requestId: z.uuid() }),
         body: z.object({ amount: amount.optional(), pin, stepUp: stepUpProofSchema.optional() }),
-        response: { 201: transferSchema, ...errors },
+        response: { 201: transferSchema, 202: transferSchema, ...errors },
       },
     },
     async (request, reply) => {

@@ -60,4 +60,21 @@ create index wallet_payment_requests_requester on wallet_payment_requests (reque
 alter table wallet_p2p_transfers add column payment_request_id uuid;
 `,
   },
+  {
+    id: 'wallet/0003_risk_review',
+    sql: `
+-- The risk engine may send a movement to review: its money is held (a pending transfer with a timeout)
+-- until an analyst approves (posted), rejects or lets it expire (voided). See docs/adr/0010.
+alter table wallet_p2p_transfers add column status text not null default 'succeeded'
+  check (status in ('succeeded', 'in_review', 'failed'));
+-- The transfer that posted a held movement (null: the movement's own transfer posted at once).
+alter table wallet_p2p_transfers add column posting_transfer_id uuid;
+alter table wallet_p2p_transfers add column risk_evaluation_id uuid;
+alter table wallet_bank_orders drop constraint wallet_bank_orders_status_check;
+alter table wallet_bank_orders add constraint wallet_bank_orders_status_check
+  check (status in ('created', 'processing', 'succeeded', 'failed', 'in_review'));
+-- The risk evaluation whose outcome the bank decides (recorded when the bank answers).
+alter table wallet_bank_orders add column risk_evaluation_id uuid;
+`,
+  },
 ];

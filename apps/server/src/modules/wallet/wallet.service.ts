@@ -10,6 +10,15 @@ import { DomainError, NotFoundError } from '../../platform/errors.js';
 import type { StepUpProof } from '../identity/index.js';
 import { once, type StoredResponse } from '../../platform/idempotency.js';
 import type { BankGateway, BankPaymentOutcome } from '../../platform/bank.js';
+import { currentRequestOrigin } from '../../platform/audit-context.js';
+import {
+  resolveHolds,
+  type ReviewView,
+  type RiskEvaluation,
+  type RiskEvent,
+  type RiskEventKind,
+  type RiskService,
+} from '../risk/index.js';
 import {
   listMovements,
   monthlyBill,
@@ -29,7 +38,9 @@ import {
 
 /** What the wallet needs of identity (implemented by the identity module's service). */
 export interface IdentityPort {
-  getCustomer(customerId: string): Promise<{ maskedName: string | null }>;
+  getCustomer(
+    customerId: string,
+  ): Promise<{ maskedName: string | null; phone?: string; accountClass?: 'I' | 'II' | 'III' }>;
   findCustomerByPhone(phone: string): Promise<{ customerId: string; maskedName: string | null } | null>;
   assertCanMoveMoney(customerId: string): Promise<void>;
   verifyPaymentPin(customerId: string, pin: string): Promise<void>;
@@ -47,7 +58,10 @@ export interface Limits {
 
 /** What the wallet needs of bound cards (implemented by the cards module). */
 export interface CardsPort {
-  cardForPayment(customerId: string, cardId: string): Promise<{ cardToken: string; last4: string; bankName: string }>;
+  cardForPayment(
+    customerId: string,
+    cardId: string,
+  ): Promise<{ cardToken: string; last4: string; bankName: string; fingerprint?: string }>;
 }
 
 export interface WalletServiceOptions {
@@ -56,6 +70,8 @@ export interface WalletServiceOptions {
   identity: IdentityPort;
   cards: CardsPort;
   bank: BankGateway;
+  /** Judges every movement before it moves (ADR 10); holds money for review. */
+  risk: RiskService;
   /** Where the bank posts outcomes, e.g. `http://127.0.0.1:3000/v1/bank/callbacks` (known once listening). */
   bankCallbackUrl: () => string;
   /** An open order is asked about once its callback is this late. */
@@ -110,7 +126,8 @@ export interface P2pTransferView {
   amount: number;
   currency: string;
   note: string | null;
-  status: 'succeeded';
+  /** `in_review`: the money is held until a risk analyst decides. */
+  status: 'succeeded' | 'in_review';
   createdAt: string;
 }
 
@@ -120,7 +137,7 @@ export interface BankOrderView {
   cardId: string;
   amount: number;
   currency: string;
-  status: 'created' | 'processing' | 'succeeded' | 'failed';
+  status: 'created' | 'processing' | 'succeeded' | 'failed' | 'in_review';
   failureReason: string | null;
   createdAt: string;
   completedAt: string | null;
@@ -171,6 +188,7 @@ interface BankOrderRow {
   failure_reason: string | null;
   created_at: Date | string;
   completed_at: Date | string | null;
+  risk_evaluation_id: string | null;
 }
 
 /** Most fen in one movement: far above any limit, far below the ledger's and JSON's ceilings. */
@@ -182,6 +200,7 @@ export class WalletService {
   readonly #identity: IdentityPort;
   readonly #cards: CardsPort;
   readonly #bank: BankGateway;
+  readonly #risk: RiskService;
   readonly #callbackUrl: () => string;
   readonly #pollAfterMs: number;
   readonly #stepUpThreshold: bigint;
@@ -190,6 +209,8 @@ export class WalletService {
   readonly #outgoingSources: OutgoingSource[] = [];
   readonly #movementSources: MovementSourceSql[] = [];
   #paymentCodeCapability: PaymentCodeCapability | null = null;
+  /** The merchant payment each open payMerchant transaction is making (see judgeMerchantPayment). */
+  readonly #merchantPayments = new WeakMap<SqlExecutor, MerchantPaymentInProgress>();
 
   constructor(options: WalletServiceOptions) {
     this.#db = options.db;
@@ -197,11 +218,13 @@ export class WalletService {
     this.#identity = options.identity;
     this.#cards = options.cards;
     this.#bank = options.bank;
+    this.#risk = options.risk;
     this.#callbackUrl = options.bankCallbackUrl;
     this.#deadlineMs = options.bankDeadlineMs ?? 120_000;
     this.#pollAfterMs = options.pollAfterMs ?? 5_000;
     this.#stepUpThreshold = options.stepUpThreshold ?? 500_000n;
     this.#timeZone = options.timeZone ?? 'Asia/Shanghai';
+    this.#registerReviewHandlers();
   }
 
   /** Creates the system accounts and the customer's wallet account if absent (idempotent). */
@@ -340,44 +363,247 @@ export class WalletService {
     // Over the limit is refused whatever the proof, so it is said before asking for any.
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(payerId, input.pin);
-    await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
+    const stepUpVerified = await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
     await this.#identity.assertCanMoveMoney(payee.customerId);
     await this.openWallet(payerId);
     await this.openWallet(payee.customerId);
+    const [payer, payeeCustomer] = await Promise.all([
+      this.#identity.getCustomer(payerId),
+      this.#identity.getCustomer(payee.customerId),
+    ]);
+    const event: RiskEvent = {
+      kind: 'p2p_transfer',
+      customerId: payerId,
+      amount: input.amount,
+      currency: CNY.code,
+      ...customerFacts(payer),
+      counterpartyId: payee.customerId,
+      ...(payeeCustomer.phone ? { counterpartyPhone: payeeCustomer.phone } : {}),
+      stepUpVerified,
+    };
 
-    return this.#db.transaction((tx) =>
-      once(tx, `wallet.p2p:${payerId}`, idempotencyKey, input.request, async () => {
-        await this.#lockCustomer(tx, payerId);
-        if (input.requestId !== null) await this.#claimPaymentRequest(tx, input.requestId);
-        await this.#checkLimits(tx, payerId, input.amount, limits);
-        const id = newId();
-        await tx.query(
-          `insert into wallet_p2p_transfers (id, payer_customer_id, payee_customer_id, amount, currency, note, payment_request_id)
-           values ($1, $2, $3, $4, $5, $6, $7)`,
-          [id, payerId, payee.customerId, input.amount.toString(), CNY.code, input.note ?? null, input.requestId],
-        );
-        await this.#post(tx, {
-          id: transferId(id, 'p2p'),
-          debitAccountId: walletAccountId(payerId),
-          creditAccountId: walletAccountId(payee.customerId),
-          amount: input.amount,
-          ledger: CNY.ledger,
-          code: TransferCode.p2p,
-        });
-        return {
-          status: 201,
-          body: {
-            id,
-            payeeMaskedName: payee.maskedName,
-            amount: Number(input.amount),
-            currency: CNY.code,
-            note: input.note ?? null,
-            status: 'succeeded' as const,
-            createdAt: new Date().toISOString(),
-          },
-        };
-      }),
+    return this.#judged(async (judge) =>
+      this.#db.transaction((tx) =>
+        once(tx, `wallet.p2p:${payerId}`, idempotencyKey, input.request, async () => {
+          await this.#lockCustomer(tx, payerId);
+          if (input.requestId !== null) await this.#claimPaymentRequest(tx, input.requestId);
+          await this.#checkLimits(tx, payerId, input.amount, limits);
+          // Judged last, under the lock and after every other check: what it allows is what moves.
+          const evaluation = await judge(event);
+          const held = evaluation.decision === 'review';
+          const id = newId();
+          await tx.query(
+            `insert into wallet_p2p_transfers (id, payer_customer_id, payee_customer_id, amount, currency, note,
+               payment_request_id, status, risk_evaluation_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            [
+              id,
+              payerId,
+              payee.customerId,
+              input.amount.toString(),
+              CNY.code,
+              input.note ?? null,
+              input.requestId,
+              held ? 'in_review' : 'succeeded',
+              evaluation.evaluationId,
+            ],
+          );
+          const transfer = transferId(id, 'p2p');
+          await this.#post(tx, {
+            id: transfer,
+            debitAccountId: walletAccountId(payerId),
+            creditAccountId: walletAccountId(payee.customerId),
+            amount: input.amount,
+            ledger: CNY.ledger,
+            code: TransferCode.p2p,
+            // Held for review: the payer's money is reserved, the payee sees nothing until it posts.
+            ...(held ? { flags: TransferFlags.pending, timeoutSeconds: this.#risk.reviewHoldSeconds } : {}),
+          });
+          if (held) {
+            await this.#risk.openReview(tx, {
+              evaluation,
+              event,
+              subjectType: 'wallet.p2p',
+              subjectId: id,
+              holdTransferIds: [transfer],
+            });
+          }
+          return {
+            status: held ? 202 : 201,
+            body: {
+              id,
+              payeeMaskedName: payee.maskedName,
+              amount: Number(input.amount),
+              currency: CNY.code,
+              note: input.note ?? null,
+              status: held ? ('in_review' as const) : ('succeeded' as const),
+              createdAt: new Date().toISOString(),
+            },
+          };
+        }),
+      ),
     );
+  }
+
+  // ---- risk (ADR 10): every movement is judged before it moves ----
+
+  /**
+   * Runs a movement that judges itself once (inside its transaction, after its own checks) and records
+   * the outcome: `completed` once an allowed movement committed, `failed` if it did not; a held one waits
+   * for its review. A challenge or a denial is refused (and recorded failed) by `judge` itself.
+   */
+  async #judged<T>(work: (judge: (event: RiskEvent) => Promise<RiskEvaluation>) => Promise<T>): Promise<T> {
+    let evaluation: RiskEvaluation | null = null;
+    const judge = async (event: RiskEvent) => {
+      // A retried transaction judges again: the abandoned evaluation moved nothing.
+      if (evaluation) await this.#recordQuietly(evaluation.evaluationId, 'failed');
+      evaluation = null;
+      evaluation = await this.#judge(event);
+      return evaluation;
+    };
+    let result: T;
+    try {
+      result = await work(judge);
+    } catch (error) {
+      const judged = evaluation as RiskEvaluation | null;
+      if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
+      throw error;
+    }
+    const judged = evaluation as RiskEvaluation | null;
+    if (judged?.decision === 'allow') await this.#recordQuietly(judged.evaluationId, 'completed');
+    return result;
+  }
+
+  /** Evaluates with the request's device and IP; refuses a challenge (step-up) or a denial. */
+  async #judge(event: RiskEvent): Promise<RiskEvaluation> {
+    const origin = currentRequestOrigin();
+    const evaluation = this.#risk.evaluate({
+      ...event,
+      ...(origin.deviceId ? { deviceId: origin.deviceId } : {}),
+      ...(origin.ip ? { ip: origin.ip } : {}),
+    });
+    if (evaluation.decision === 'allow' || evaluation.decision === 'review') return evaluation;
+    await this.#recordQuietly(evaluation.evaluationId, 'failed');
+    throw riskRefusal(evaluation, origin.locale);
+  }
+
+  /** The outcome of an evaluation; a failure here must never undo or fail a committed movement. */
+  async #recordQuietly(evaluationId: string, outcome: 'completed' | 'failed'): Promise<void> {
+    // record() only fails when the evaluation is unknown (nothing then to keep track of).
+    await this.#risk.record(evaluationId, outcome).catch(() => undefined);
+  }
+
+  /**
+   * Judges the merchant payment being made in `tx` (a payMerchant transaction): the payments module calls
+   * this where every merchant payment is recorded, so QR, checkout and payment-code payments pass through
+   * one place. A review answer means the caller holds the money: pending transfers with `holdSeconds`.
+   */
+  async judgeMerchantPayment(
+    tx: SqlExecutor,
+    input: { merchantId: string; kind: 'qr' | 'code' },
+  ): Promise<{ evaluation: RiskEvaluation; event: RiskEvent; holdSeconds: number }> {
+    const payment = this.#merchantPayments.get(tx);
+    if (!payment) throw new Error('judgeMerchantPayment outside a payMerchant transaction');
+    const event: RiskEvent = {
+      kind: input.kind === 'code' ? 'code_payment' : 'qr_payment',
+      customerId: payment.payerId,
+      amount: payment.amount,
+      currency: CNY.code,
+      ...payment.facts,
+      merchantId: input.merchantId,
+      stepUpVerified: payment.stepUpVerified,
+    };
+    const evaluation = await payment.judge(event);
+    return { evaluation, event, holdSeconds: this.#risk.reviewHoldSeconds };
+  }
+
+  #registerReviewHandlers(): void {
+    this.#risk.onReview('wallet.p2p', {
+      approve: async (tx, review) => {
+        if ((await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'post')) === 'expired') return 'expired';
+        await tx.query(`update wallet_p2p_transfers set status = 'succeeded', posting_transfer_id = $2 where id = $1`, [
+          review.subjectId,
+          transferId(review.holdTransferIds[0]!, 'risk.post'),
+        ]);
+        return 'completed';
+      },
+      close: async (tx, review) => {
+        await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'void');
+        const { rows } = await tx.query<{ payment_request_id: string | null }>(
+          `update wallet_p2p_transfers set status = 'failed' where id = $1 returning payment_request_id`,
+          [review.subjectId],
+        );
+        // A request with an amount was claimed by this payment: it can be paid again.
+        const requestId = rows[0]?.payment_request_id;
+        if (requestId) {
+          await tx.query(
+            `update wallet_payment_requests set status = 'open', paid_at = null where id = $1 and status = 'paid'`,
+            [requestId],
+          );
+        }
+      },
+    });
+    this.#risk.onReview('wallet.withdrawal', {
+      approve: async (tx, review) => {
+        // The review hold times out; the bank's hold must not while the bank may pay: swap one for the other.
+        const order = await this.#loadOrder(tx, review.subjectId);
+        const swapped = await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'void', {
+          after: [this.#withdrawalHold(order.id, order.customer_id, BigInt(order.amount))],
+        });
+        if (swapped === 'expired') return 'expired';
+        await this.#markOrderProcessing(tx, order.id);
+        return 'later';
+      },
+      close: async (tx, review, outcome) => {
+        await resolveHolds(this.#ledger, tx, review.holdTransferIds, 'void');
+        await this.#failOrder(tx, review.subjectId, outcome);
+      },
+      afterApprove: (review) => this.#sendOrderToBank(review.subjectId),
+    });
+    this.#risk.onReview('wallet.top_up', {
+      // Nothing was taken yet: approval sends the order to the bank, whose outcome decides.
+      approve: async (tx, review) => {
+        await this.#markOrderProcessing(tx, review.subjectId);
+        return 'later';
+      },
+      close: async (tx, review, outcome) => this.#failOrder(tx, review.subjectId, outcome),
+      afterApprove: (review) => this.#sendOrderToBank(review.subjectId),
+    });
+  }
+
+  async #markOrderProcessing(tx: SqlExecutor, orderId: string): Promise<void> {
+    await tx.query(
+      `update wallet_bank_orders set status = 'processing', updated_at = now(),
+         deadline_at = now() + ($2 || ' milliseconds')::interval where id = $1 and status = 'in_review'`,
+      [orderId, String(this.#deadlineMs)],
+    );
+  }
+
+  async #failOrder(tx: SqlExecutor, orderId: string, outcome: 'rejected' | 'expired'): Promise<void> {
+    await tx.query(
+      `update wallet_bank_orders set status = 'failed', failure_reason = $2, updated_at = now(), completed_at = now()
+       where id = $1 and status = 'in_review'`,
+      [orderId, outcome === 'rejected' ? 'risk_rejected' : 'risk_review_expired'],
+    );
+  }
+
+  async #sendOrderToBank(orderId: string): Promise<void> {
+    const order = await this.#loadOrder(this.#db, orderId);
+    const card = await this.#cards.cardForPayment(order.customer_id, order.card_id).catch(() => null);
+    // Unsent (card gone, bank down): the poller asks the bank and resends, or fails it at the deadline.
+    if (card) await this.#sendToBank(order.id, order.kind, card.cardToken, BigInt(order.amount)).catch(() => undefined);
+  }
+
+  #withdrawalHold(orderId: string, customerId: string, amount: bigint): TransferInput {
+    return {
+      id: transferId(orderId, 'withdrawal.hold'),
+      debitAccountId: walletAccountId(customerId),
+      creditAccountId: BANK_CLEARING_ACCOUNT_ID,
+      amount,
+      ledger: CNY.ledger,
+      code: TransferCode.withdrawal,
+      flags: TransferFlags.pending,
+    };
   }
 
   /**
@@ -425,20 +651,30 @@ export class WalletService {
     const limits = await this.#identity.limitsFor(payerId);
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     const { authorization } = input;
+    let stepUpVerified = false;
     if (authorization.kind === 'pin') {
       await this.#identity.verifyPaymentPin(payerId, authorization.pin);
-      await this.#secondFactorForLargeAmounts(payerId, input.amount, authorization.stepUp);
+      stepUpVerified = await this.#secondFactorForLargeAmounts(payerId, input.amount, authorization.stepUp);
     } else if (!this.#paymentCodeCapability || authorization.capability !== this.#paymentCodeCapability) {
       // Only the holder of the issued capability may skip the PIN: anything else is a bug, not a user error.
       throw new Error('payMerchant without a PIN needs the payment-code capability');
     }
     await this.openWallet(payerId);
-    return this.#db.transaction((tx) =>
-      once(tx, `${operation.scope}:${payerId}`, operation.idempotencyKey, operation.request, async () => {
-        await this.#lockCustomer(tx, payerId);
-        await this.#checkLimits(tx, payerId, input.amount, limits);
-        return operation.run(tx, walletAccountId(payerId));
-      }),
+    const facts = customerFacts(await this.#identity.getCustomer(payerId));
+    return this.#judged((judge) =>
+      this.#db.transaction((tx) =>
+        once(tx, `${operation.scope}:${payerId}`, operation.idempotencyKey, operation.request, async () => {
+          await this.#lockCustomer(tx, payerId);
+          await this.#checkLimits(tx, payerId, input.amount, limits);
+          // The payments module judges it where it records the payment (judgeMerchantPayment).
+          this.#merchantPayments.set(tx, { payerId, amount: input.amount, facts, stepUpVerified, judge });
+          try {
+            return await operation.run(tx, walletAccountId(payerId));
+          } finally {
+            this.#merchantPayments.delete(tx);
+          }
+        }),
+      ),
     );
   }
 
@@ -468,7 +704,7 @@ export class WalletService {
    * The wallet is credited only when the bank's signed callback or the status query says it succeeded.
    */
   async startTopUp(customerId: string, input: { cardId: string; amount: bigint }, idempotencyKey: string) {
-    return this.#startBankOrder(customerId, 'top_up', input, idempotencyKey);
+    return this.#startBankOrder(customerId, 'top_up', { ...input, stepUpVerified: false }, idempotencyKey);
   }
 
   /**
@@ -483,14 +719,14 @@ export class WalletService {
     const limits = await this.#identity.limitsFor(customerId);
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(customerId, input.pin);
-    await this.#secondFactorForLargeAmounts(customerId, input.amount, input.stepUp);
-    return this.#startBankOrder(customerId, 'withdrawal', input, idempotencyKey);
+    const stepUpVerified = await this.#secondFactorForLargeAmounts(customerId, input.amount, input.stepUp);
+    return this.#startBankOrder(customerId, 'withdrawal', { ...input, stepUpVerified }, idempotencyKey);
   }
 
   async #startBankOrder(
     customerId: string,
     kind: 'top_up' | 'withdrawal',
-    input: { cardId: string; amount: bigint },
+    input: { cardId: string; amount: bigint; stepUpVerified: boolean },
     idempotencyKey: string,
   ): Promise<StoredResponse<BankOrderView> & { replayed: boolean }> {
     checkAmount(input.amount);
@@ -498,44 +734,79 @@ export class WalletService {
     const card = await this.#cards.cardForPayment(customerId, input.cardId);
     await this.openWallet(customerId);
     const limits = kind === 'withdrawal' ? await this.#identity.limitsFor(customerId) : null;
+    const event: RiskEvent = {
+      kind,
+      customerId,
+      amount: input.amount,
+      currency: CNY.code,
+      ...customerFacts(await this.#identity.getCustomer(customerId)),
+      ...(card.fingerprint ? { cardFingerprint: card.fingerprint } : {}),
+      stepUpVerified: input.stepUpVerified,
+    };
 
     const request = { kind, cardId: input.cardId, amount: input.amount };
-    const stored = await this.#db.transaction((tx) =>
-      once(tx, `wallet.${kind}:${customerId}`, idempotencyKey, request, async () => {
-        const id = newId();
-        if (limits) {
-          await this.#lockCustomer(tx, customerId);
-          await this.#checkLimits(tx, customerId, input.amount, limits);
-        }
-        await tx.query(
-          `insert into wallet_bank_orders (id, customer_id, kind, card_id, card_label, amount, currency, status, deadline_at)
-           values ($1, $2, $3, $4, $5, $6, $7, 'processing', now() + ($8 || ' milliseconds')::interval)`,
-          [
-            id,
-            customerId,
-            kind,
-            input.cardId,
-            `${card.bankName} ${card.last4}`,
-            input.amount.toString(),
-            CNY.code,
-            String(this.#deadlineMs),
-          ],
-        );
-        if (kind === 'withdrawal') {
-          await this.#post(tx, {
-            id: transferId(id, 'withdrawal.hold'),
-            debitAccountId: walletAccountId(customerId),
-            creditAccountId: BANK_CLEARING_ACCOUNT_ID,
-            amount: input.amount,
-            ledger: CNY.ledger,
-            code: TransferCode.withdrawal,
-            flags: TransferFlags.pending,
-          });
-        }
-        return { status: 202, body: orderView(await this.#loadOrder(tx, id)) };
-      }),
-    );
-    if (!stored.replayed || stored.body.status === 'processing') {
+    let evaluation: RiskEvaluation | null = null;
+    let stored: StoredResponse<BankOrderView> & { replayed: boolean };
+    try {
+      stored = await this.#db.transaction((tx) =>
+        once(tx, `wallet.${kind}:${customerId}`, idempotencyKey, request, async () => {
+          const id = newId();
+          if (limits) {
+            await this.#lockCustomer(tx, customerId);
+            await this.#checkLimits(tx, customerId, input.amount, limits);
+          }
+          if (evaluation) await this.#recordQuietly(evaluation.evaluationId, 'failed');
+          evaluation = await this.#judge(event);
+          const held = evaluation.decision === 'review';
+          await tx.query(
+            `insert into wallet_bank_orders (id, customer_id, kind, card_id, card_label, amount, currency, status,
+               deadline_at, risk_evaluation_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, now() + ($9 || ' milliseconds')::interval, $10)`,
+            [
+              id,
+              customerId,
+              kind,
+              input.cardId,
+              `${card.bankName} ${card.last4}`,
+              input.amount.toString(),
+              CNY.code,
+              held ? 'in_review' : 'processing',
+              String(this.#deadlineMs),
+              evaluation.evaluationId,
+            ],
+          );
+          const holds: string[] = [];
+          if (kind === 'withdrawal') {
+            // Held for review: a hold that times out (the review's); otherwise the bank's own hold.
+            const hold = held
+              ? {
+                  ...this.#withdrawalHold(id, customerId, input.amount),
+                  id: transferId(id, 'withdrawal.review-hold'),
+                  timeoutSeconds: this.#risk.reviewHoldSeconds,
+                }
+              : this.#withdrawalHold(id, customerId, input.amount);
+            await this.#post(tx, hold);
+            holds.push(hold.id);
+          }
+          if (held) {
+            await this.#risk.openReview(tx, {
+              evaluation,
+              event,
+              subjectType: `wallet.${kind}`,
+              subjectId: id,
+              holdTransferIds: holds,
+            });
+          }
+          return { status: 202, body: orderView(await this.#loadOrder(tx, id)) };
+        }),
+      );
+    } catch (error) {
+      const judged = evaluation as RiskEvaluation | null;
+      if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
+      throw error;
+    }
+    // The outcome of an allowed order is the bank's: recorded when it answers (applyBankOutcome).
+    if (stored.body.status === 'processing') {
       // Outside the transaction: the order exists whatever the bank does. A lost request is found by the
       // poller (status query answers "never received") and sent again with the same request id.
       await this.#sendToBank(stored.body.id, kind, card.cardToken, input.amount).catch(() => undefined);
@@ -570,12 +841,14 @@ export class WalletService {
    */
   async applyBankOutcome(outcome: BankPaymentOutcome): Promise<'applied' | 'ignored'> {
     if (outcome.status === 'processing') return 'ignored';
-    return this.#db.transaction(async (tx) => {
+    const applied = await this.#db.transaction(async (tx) => {
       const { rows } = await tx.query<BankOrderRow>(`select * from wallet_bank_orders where id = $1 for update`, [
         outcome.requestId,
       ]);
       const order = rows[0];
-      if (!order || order.status === 'succeeded' || order.status === 'failed') return 'ignored';
+      // An order in review was never sent: nothing the bank says about it can be ours to apply.
+      if (!order || order.status === 'succeeded' || order.status === 'failed' || order.status === 'in_review')
+        return null;
       const amount = BigInt(order.amount);
       // The bank's answer must be about this order; a mismatch is an incident, not a payment.
       if (BigInt(outcome.amount) !== amount || (outcome.kind === 'debit') !== (order.kind === 'top_up')) {
@@ -615,8 +888,14 @@ export class WalletService {
           outcome.bankReference ?? null,
         ],
       );
-      return 'applied';
+      return { evaluationId: order.risk_evaluation_id, succeeded };
     });
+    if (!applied) return 'ignored';
+    // The bank's answer is the movement's outcome for the risk engine.
+    if (applied.evaluationId) {
+      await this.#recordQuietly(applied.evaluationId, applied.succeeded ? 'completed' : 'failed');
+    }
+    return 'applied';
   }
 
   /**
@@ -668,8 +947,9 @@ export class WalletService {
     customerId: string,
     amount: bigint,
     stepUp: StepUpProof | undefined,
-  ): Promise<void> {
-    if (amount < this.#stepUpThreshold) return;
+  ): Promise<boolean> {
+    // A second factor given with a smaller payment (after a risk challenge) is verified the same way.
+    if (amount < this.#stepUpThreshold && (!stepUp || stepUp.pin !== undefined)) return false;
     if (!stepUp || stepUp.pin !== undefined) {
       throw new WalletError({
         code: 'step_up_required',
@@ -680,6 +960,7 @@ export class WalletService {
       });
     }
     await this.#identity.requireStepUp(customerId, stepUp);
+    return true;
   }
 
   /** The customer's posted balance: what must be zero before the account can close. */
@@ -697,7 +978,7 @@ export class WalletService {
     if (amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     const { rows } = await tx.query<{ today: string | null; year: string | null }>(
       `with outgoing as (
-         select amount, created_at from wallet_p2p_transfers where payer_customer_id = $1
+         select amount, created_at from wallet_p2p_transfers where payer_customer_id = $1 and status <> 'failed'
          union all
          select amount, created_at from wallet_bank_orders where customer_id = $1 and kind = 'withdrawal' and status <> 'failed'
        )
@@ -726,7 +1007,7 @@ export class WalletService {
     throw new Error(`ledger refused wallet transfer ${transfer.id}: ${result.result}`);
   }
 
-  async #loadOrder(tx: SqlExecutor, id: string): Promise<BankOrderRow> {
+  async #loadOrder(tx: SqlExecutor | Database, id: string): Promise<BankOrderRow> {
     const { rows } = await tx.query<BankOrderRow>(`select * from wallet_bank_orders where id = $1`, [id]);
     if (!rows[0]) throw new Error(`order ${id} vanished`);
     return rows[0];
@@ -781,3 +1062,50 @@ function orderView(row: BankOrderRow): BankOrderView {
     completedAt: iso(row.completed_at),
   };
 }
+
+/** The merchant payment a payMerchant transaction is making, until the payments module judges it. */
+interface MerchantPaymentInProgress {
+  payerId: string;
+  amount: bigint;
+  facts: Pick<RiskEvent, 'accountClass' | 'phone'>;
+  stepUpVerified: boolean;
+  judge: (event: RiskEvent) => Promise<RiskEvaluation>;
+}
+
+/** What the engine knows of the customer: account class and phone (for class limits and blocked lists). */
+function customerFacts(customer: {
+  phone?: string;
+  accountClass?: 'I' | 'II' | 'III';
+}): Pick<RiskEvent, 'accountClass' | 'phone'> {
+  return {
+    ...(customer.accountClass ? { accountClass: customer.accountClass } : {}),
+    ...(customer.phone ? { phone: customer.phone } : {}),
+  };
+}
+
+/**
+ * A challenge or a denial, with the reasons in the caller's language: a challenge asks for a second factor
+ * (401 `step_up_required`, the request repeated with `stepUp`), a denial refuses (422 `risk_denied`).
+ */
+export function riskRefusal(evaluation: RiskEvaluation, locale: 'zh-CN' | 'en'): WalletError {
+  const reasons = evaluation.reasons.map((reason) => ({ code: reason.code, text: reason.text[locale] }));
+  const texts = reasons.map((reason) => reason.text).join(' ');
+  if (evaluation.decision === 'challenge') {
+    return new WalletError({
+      code: 'step_up_required',
+      status: 401,
+      title: 'Confirmation required',
+      detail: texts || 'Confirm this payment with an SMS code, an authenticator code or a passkey besides the PIN.',
+      extensions: { reasons },
+    });
+  }
+  return new WalletError({
+    code: 'risk_denied',
+    status: 422,
+    title: 'Payment refused',
+    detail: texts || 'For your security this payment cannot be made.',
+    extensions: { reasons },
+  });
+}
+
+export type { RiskEventKind, ReviewView };

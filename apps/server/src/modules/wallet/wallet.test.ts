@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedDatabase, buildTestApp, type TestApp } from '../../test/app-fixture.js';
 import { latestCode as readLatestCode } from '../../test/sms-inbox.js';
+import { activateRules, defaultRulesWithout } from '../risk/test/rules.js';
 import { walletAccountId } from './chart.js';
 
 const API_KEY = 'wallet-test-key';
@@ -54,6 +55,9 @@ beforeAll(async () => {
     publicUrl: () => publicUrl,
     now: () => new Date(clock),
   });
+  // These tests make many attempts a minute on purpose (refusals, bank faults): the burst rule would deny
+  // them. It and every other decision path are tested in risk/risk.wiring.test.ts.
+  await activateRules(fixture.services.risk, defaultRulesWithout(['attempts_burst']));
   publicUrl = await fixture.app.listen({ host: '127.0.0.1', port: 0 });
 }, 60_000);
 
@@ -496,7 +500,7 @@ describe('the wallet, end to end', () => {
     await setFaults({ latencyMs: 300 });
     const before = await balance(alice);
     const response = await post(alice, '/v1/wallet/withdrawals', { cardId: aliceCard, amount: 500, pin: DEFAULT_PIN });
-    expect(response.statusCode).toBe(202);
+    expect(response.statusCode, response.body).toBe(202);
     expect(response.json()).toMatchObject({ status: 'processing' });
     expect(await balance(alice)).toEqual({ currency: 'CNY', available: before.available - 500, held: 500 });
     await waitForOrder(alice, response.json<{ id: string }>().id);
