@@ -329,7 +329,7 @@ function api(state: { signedIn: boolean }) {
         currency: 'CNY',
         orderId: dynamic ? dynamicOrderId : null,
         description: dynamic ? '牛肉面 × 2' : null,
-        expiresAt: dynamic ? minutesAgo(-15) : null,
+        expiresAt: dynamic ? new Date(Date.now() + 15 * 60_000).toISOString() : null,
       });
     }
     if (key === 'POST /v1/payments/qr/pay') {

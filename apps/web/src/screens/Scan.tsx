@@ -29,6 +29,10 @@ import {
 type Preview = paths['/v1/payments/qr/preview']['post']['responses'][200]['content']['application/json'];
 export type MerchantPayment = components['schemas']['MerchantPayment'];
 
+function isPast(iso: string | null): boolean {
+  return iso !== null && Date.parse(iso) <= Date.now();
+}
+
 /** A wrong PIN is typed again in the sheet; every other problem closes it and the page says why. */
 const PIN_RETRY_CODES = new Set(['pin_invalid']);
 /** A wrong or spent second factor is typed again in the step-up sheet. */
@@ -289,6 +293,13 @@ function ConfirmPayment(props: {
   // One key per intent (this code, this amount): a retried request never pays twice.
   const idempotencyKey = useMemo(() => newIdempotencyKey(), [props.payload, amountText]);
   const name = preview.merchant.displayName;
+  // A dynamic code past its time is not offered for payment (the server would answer order_expired).
+  const [expired, setExpired] = useState(() => isPast(preview.expiresAt));
+  useEffect(() => {
+    if (!preview.expiresAt || expired) return;
+    const timer = setInterval(() => setExpired(isPast(preview.expiresAt)), 1_000);
+    return () => clearInterval(timer);
+  }, [preview.expiresAt, expired]);
 
   async function pay(pin: string, proof?: StepUpProof) {
     if (amount === null) return;
@@ -356,12 +367,24 @@ function ConfirmPayment(props: {
         }}
         footer={
           <>
+            {expired && (
+              <p className="form-error" role="alert" data-testid="scan-expired">
+                {t('errors.order_expired')}
+              </p>
+            )}
             {error && !pinOpen && (
               <p className="form-error" role="alert" data-testid="scan-pay-error">
                 {error}
               </p>
             )}
-            <Button block type="submit" color="primary" size="large" disabled={amount === null} data-testid="scan-pay">
+            <Button
+              block
+              type="submit"
+              color="primary"
+              size="large"
+              disabled={amount === null || expired}
+              data-testid="scan-pay"
+            >
               {amount === null ? t('scan.pay') : t('scan.payAmount', { amount: format.money(amount) })}
             </Button>
             <Button block fill="none" onClick={props.onBack} style={{ marginTop: 8 }} data-testid="scan-back">
