@@ -261,7 +261,7 @@ export class CardsService {
   async cardForPayment(
     customerId: string,
     cardId: string,
-  ): Promise<{ cardToken: string; last4: string; bankName: string }> {
+  ): Promise<{ cardToken: string; last4: string; bankName: string; fingerprint: string }> {
     const { rows } = await this.#db.query<CardRow>(
       `select * from cards where id = $1 and customer_id = $2 and status = 'active'`,
       [cardId, customerId],
@@ -272,6 +272,8 @@ export class CardsService {
       cardToken: this.#cipher.decrypt(card.bank_token_enc, `card-token:${card.id}`),
       last4: card.last4,
       bankName: bankNameOf(card.bank_code).en,
+      // The card number's blind index: the same card under any customer, for the risk engine's card rules.
+      fingerprint: card.card_number_index,
     };
   }
 }
