@@ -77,6 +77,7 @@ interface CardRow {
   last4: string;
   bank_code: string;
   card_type: 'debit' | 'credit';
+  card_number_index: string;
   created_at: Date | string;
 }
 
