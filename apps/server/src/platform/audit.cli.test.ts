@@ -5,12 +5,12 @@ import { childDatabase, runCli, type ChildDatabase } from '../test/processes.js'
 import { AuditTrail } from './audit.js';
 import { DataCipher } from './crypto.js';
 
-describe('yika audit:verify and keys:reencrypt', { timeout: 120_000 }, () => {
+describe('yika audit:verify and keys:reencrypt', { timeout: 240_000 }, () => {
   let database: ChildDatabase;
   beforeAll(async () => {
     database = await childDatabase();
     expect((await runCli(['migrate'], database.env)).code).toBe(0);
-  });
+  }, 240_000);
   afterAll(async () => {
     await database.dispose();
   });
