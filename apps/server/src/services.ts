@@ -105,6 +105,7 @@ export function buildServices(deps: ServiceDeps): Services {
     cipher,
     staff: identity,
     allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    audit,
   });
   const webhooks = new WebhookService({
     db,

@@ -1,8 +1,6 @@
 /** Merchants: onboarding and review, ledger accounts, API keys, webhook endpoints and deliveries, stores and staff. */
 import type { EncryptedColumn } from '../../platform/key-rotation.js';
-import type { EncryptedColumn } from '../../platform/key-rotation.js';
 import type { AppModule } from '../../platform/module.js';
-import { notifyKeySecretContext, webhookSecretContext } from './merchants.service.js';
 import { notifyKeySecretContext, webhookSecretContext } from './merchants.service.js';
 import { merchantsRoutes } from './merchants.routes.js';
 
@@ -21,17 +19,6 @@ export {
 export { WebhookService, signWebhook, retryDelayMs, SIGNATURE_HEADER, type DeliveryView } from './webhooks.js';
 export { CNY, FEE_INCOME_ACCOUNT_ID, merchantSettlementAccountId } from './chart.js';
 export { notifyUrlGuard } from './url-guard.js';
-
-/** What `yika keys:reencrypt` re-encrypts in this module (platform/key-rotation.ts). */
-export const merchantsEncryptedColumns: readonly EncryptedColumn[] = [
-  { table: 'merchant_webhook_endpoints', column: 'secret_ciphertext', context: (row) => webhookSecretContext(row.id!) },
-  {
-    table: 'merchant_notify_keys',
-    column: 'secret_ciphertext',
-    keyColumn: 'merchant_id',
-    context: (row) => notifyKeySecretContext(row.merchant_id!),
-  },
-];
 
 /** What `yika keys:reencrypt` re-encrypts in this module (platform/key-rotation.ts). */
 export const merchantsEncryptedColumns: readonly EncryptedColumn[] = [

@@ -3,9 +3,11 @@
  * keys, webhooks, notify key, stores and staff. `/v1/merchant/*` routes declare the roles they allow
  * (platform/merchant-auth.ts); staff management takes a staff session only, never an API key.
  */
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemSchema } from '../../platform/errors.js';
+import type { AuditActor } from '../../platform/audit.js';
 import { requireCustomer, SESSION_COOKIE } from '../../platform/auth.js';
 import { merchantGuard, merchantOf, requireOpsToken } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
@@ -98,6 +100,14 @@ const errors = {
   409: problemSchema,
   422: problemSchema,
 };
+
+/** Who acts, for the audit trail: the staff member, or the API key. */
+function actorOf(request: FastifyRequest): AuditActor {
+  const merchant = merchantOf(request);
+  return merchant.staff
+    ? { type: 'staff', id: merchant.staff.customerId }
+    : { type: 'merchant_key', id: merchant.keyId ?? merchant.merchantId };
+}
 
 export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services, config }) => {
   const merchants = services.merchants;
@@ -470,7 +480,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await merchants.addMember(merchantOf(request).merchantId, request.body)),
+      reply.code(201).send(await merchants.addMember(merchantOf(request).merchantId, request.body, actorOf(request))),
   );
 
   app.patch(
@@ -487,7 +497,8 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
         response: { 200: memberSchema, ...errors },
       },
     },
-    async (request) => merchants.updateMember(merchantOf(request).merchantId, request.params.id, request.body),
+    async (request) =>
+      merchants.updateMember(merchantOf(request).merchantId, request.params.id, request.body, actorOf(request)),
   );
 
   app.post(
@@ -502,7 +513,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
       },
     },
     async (request, reply) => {
-      await merchants.removeMember(merchantOf(request).merchantId, request.params.id);
+      await merchants.removeMember(merchantOf(request).merchantId, request.params.id, actorOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Database, SqlExecutor } from '@yika/db';
 import { newId, type Ledger } from '@yika/ledger';
+import type { AuditActor, AuditTrail } from '../../platform/audit.js';
 import type { DataCipher } from '../../platform/crypto.js';
 import type { MerchantRole } from '../../platform/merchant-auth.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
@@ -237,6 +238,7 @@ export class MerchantsService {
   readonly #cipher: DataCipher;
   readonly #staff: StaffDirectory | undefined;
   readonly #urls: { allowPrivate: boolean; resolve?: Resolver };
+  readonly #audit: AuditTrail | undefined;
 
   constructor(options: {
     db: Database;
@@ -247,7 +249,10 @@ export class MerchantsService {
     allowPrivateNetworks?: boolean;
     /** DNS for the SSRF check (tests). */
     resolve?: Resolver;
+    /** Staff changes (who may act for the merchant) are recorded here, in their own transaction. */
+    audit?: AuditTrail;
   }) {
+    this.#audit = options.audit;
     this.#db = options.db;
     this.#ledger = options.ledger;
     this.#cipher = options.cipher;
@@ -418,6 +423,7 @@ export class MerchantsService {
   async addMember(
     merchantId: string,
     input: { phone: string; role: MerchantRole; storeId?: string | null | undefined },
+    actor?: AuditActor,
   ): Promise<MemberView> {
     const found = await this.#directory().findCustomerByPhone(input.phone);
     if (!found) {
@@ -457,7 +463,11 @@ export class MerchantsService {
          values ($1, $2, $3, $4, $5, $6) returning *`,
         [newId(), merchantId, found.customerId, maskPhone(phone), input.role, storeId],
       );
-      return memberView(rows[0]!);
+      const member = memberView(rows[0]!);
+      await this.#record(tx, 'merchants.staff_added', actor, merchantId, {
+        after: { memberId: member.id, customerId: member.customerId, role: member.role, storeId },
+      });
+      return member;
     });
   }
 
@@ -466,6 +476,7 @@ export class MerchantsService {
     merchantId: string,
     memberId: string,
     input: { role?: MerchantRole | undefined; storeId?: string | null | undefined },
+    actor?: AuditActor,
   ): Promise<MemberView> {
     return this.#db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
@@ -478,17 +489,42 @@ export class MerchantsService {
         `update merchant_members set role = $2, store_id = $3 where id = $1 returning *`,
         [memberId, role, storeId],
       );
+      await this.#record(tx, 'merchants.staff_changed', actor, merchantId, {
+        before: { memberId, customerId: member.customer_id, role: member.role, storeId: member.store_id },
+        after: { memberId, customerId: member.customer_id, role, storeId },
+      });
       return memberView(rows[0]!);
     });
   }
 
   /** Removes a member (the row stays, marked removed); the last owner cannot be removed. */
-  async removeMember(merchantId: string, memberId: string): Promise<void> {
+  async removeMember(merchantId: string, memberId: string, actor?: AuditActor): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
       const member = await this.#liveMember(tx, merchantId, memberId);
       if (member.role === 'owner') await this.#keepAnOwner(tx, merchantId);
       await tx.query(`update merchant_members set removed_at = now() where id = $1`, [memberId]);
+      await this.#record(tx, 'merchants.staff_removed', actor, merchantId, {
+        before: { memberId, customerId: member.customer_id, role: member.role, storeId: member.store_id },
+      });
+    });
+  }
+
+  /** Appends to the audit trail last in the transaction (audit.ts: the head lock is taken after ours). */
+  async #record(
+    tx: SqlExecutor,
+    action: string,
+    actor: AuditActor | undefined,
+    merchantId: string,
+    change: { before?: Record<string, string | null>; after?: Record<string, string | null> },
+  ): Promise<void> {
+    if (!this.#audit) return;
+    await this.#audit.record(tx, {
+      action,
+      actor: actor ?? { type: 'system', id: 'merchants' },
+      subject: { type: 'merchant', id: merchantId },
+      before: change.before,
+      after: change.after,
     });
   }
 

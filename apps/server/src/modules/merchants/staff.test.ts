@@ -301,6 +301,17 @@ describe('staff management', () => {
       headers: as(remainingCustomer, merchantId),
     });
     expect(removed.statusCode).toBe(204);
+    // Every change of who may act for the merchant is on the audit trail, with who made it.
+    const trail = await harness.fixture.services.audit.list({ subject: { type: 'merchant', id: merchantId } });
+    const actions = trail.map((record) => record.action);
+    expect(actions).toEqual(
+      expect.arrayContaining(['merchants.staff_added', 'merchants.staff_changed', 'merchants.staff_removed']),
+    );
+    expect(trail.find((record) => record.action === 'merchants.staff_removed')).toMatchObject({
+      actor: { type: 'staff', id: remainingCustomer.customerId },
+      before: { memberId: demotedId },
+    });
+    expect((await harness.fixture.services.audit.verify()).ok).toBe(true);
     const demotedCustomer = remainingCustomer === owner ? second : owner;
     const gone = await inject({ method: 'GET', url: '/v1/merchant', headers: as(demotedCustomer, merchantId) });
     expect(gone.statusCode).toBe(403);
