@@ -59,7 +59,16 @@ export function PageError({
 export function InlineError({ error, testId }: { error: unknown; testId: string }) {
   const { t } = useTranslation('merchant');
   if (!error) return null;
-  return <Alert type="error" showIcon title={problemText(t, error)} role="alert" data-testid={testId} />;
+  return (
+    <Alert
+      type="error"
+      showIcon
+      title={problemText(t, error)}
+      role="alert"
+      data-testid={testId}
+      style={{ marginBottom: 16 }}
+    />
+  );
 }
 
 export function EmptyState({ text, testId, children }: { text?: string; testId: string; children?: ReactNode }) {
