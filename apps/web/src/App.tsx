@@ -33,6 +33,7 @@ const FreezeAccount = lazy(() => import('./screens/Identity.js').then((module) =
 const Transfer = lazy(() => import('./screens/Transfer.js').then((module) => ({ default: module.Transfer })));
 const Scan = lazy(() => import('./screens/Scan.js').then((module) => ({ default: module.Scan })));
 const Checkout = lazy(() => import('./screens/Checkout.js').then((module) => ({ default: module.Checkout })));
+const PayCode = lazy(() => import('./screens/PayCode.js').then((module) => ({ default: module.PayCode })));
 
 function RequireSignIn() {
   const { state, refresh } = useSession();
@@ -110,6 +111,7 @@ export function App() {
                 <Route path="orders/:orderId" element={<Order />} />
                 <Route path="transfer" element={<Transfer />} />
                 <Route path="scan" element={<Scan />} />
+                <Route path="pay-code" element={<PayCode />} />
                 <Route path="checkout/:orderId" element={<Checkout />} />
                 <Route path="request" element={<RequestMoney />} />
                 <Route path="pay/:requestId" element={<PayRequest />} />

@@ -10,6 +10,7 @@ import {
   ReceiptOutline,
   ScanningOutline,
   SendOutline,
+  TransportQRcodeOutline,
 } from 'antd-mobile-icons';
 import { useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -42,6 +43,7 @@ export function Home() {
     { key: 'cards', icon: <BankcardOutline />, label: t('home.cards'), to: '/cards' },
     { key: 'bill', icon: <BillOutline />, label: t('home.bill'), to: '/bill' },
     { key: 'scan', icon: <ScanningOutline />, label: t('scan.entry'), to: '/scan' },
+    { key: 'pay-code', icon: <TransportQRcodeOutline />, label: t('paycode.entry'), to: '/pay-code' },
   ];
 
   return (
