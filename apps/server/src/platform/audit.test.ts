@@ -248,10 +248,33 @@ describe('audit trail', () => {
       expect(await audit.verify()).toMatchObject({ ok: false, firstBroken: { seq: 0n, reason: 'head_mismatch' } });
     });
 
-    it('a record appended behind the chain head', async () => {
+    it('a record inserted past the chain head', async () => {
       const { audit } = await freshTrail(3);
-      await db.query(`update audit_chain_head set seq = 2 where id = 1`);
-      expect(await audit.verify()).toMatchObject({ ok: false, firstBroken: { seq: 3n, reason: 'beyond_head' } });
+      await db.query(
+        `insert into audit_records (seq, id, occurred_at, action, actor_type, actor_id, subject_type, subject_id,
+           request_id, before_json, after_json, detail_json, prev_hash, hash, mac)
+         select 4, $1, occurred_at, action, actor_type, actor_id, subject_type, subject_id,
+           request_id, before_json, after_json, detail_json, hash, hash, mac
+           from audit_records where seq = 3`,
+        ['0191a5b0-0000-7000-8000-000000000004'],
+      );
+      expect(await audit.verify()).toMatchObject({
+        ok: false,
+        records: 3,
+        firstBroken: { seq: 4n, reason: 'beyond_head' },
+      });
+    });
+
+    it('keeps verifying while appends continue', async () => {
+      const { audit } = await freshTrail(20);
+      const [report] = await Promise.all([
+        audit.verify({ batchSize: 3 }),
+        (async () => {
+          for (let index = 0; index < 20; index += 1) await audit.recordNow(entry(index));
+        })(),
+      ]);
+      expect(report).toMatchObject({ ok: true });
+      expect(await audit.verify()).toMatchObject({ ok: true, records: 40 });
     });
   });
 });

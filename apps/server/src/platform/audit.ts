@@ -248,37 +248,59 @@ export class AuditTrail {
     return this.#db.transaction((tx) => this.record(tx, entry));
   }
 
-  /** Walks the whole chain in batches of `AUDIT_VERIFY_BATCH_SIZE`; stops at the first broken record. */
+  /**
+   * Walks the chain up to the head as it stands when called, in batches of `AUDIT_VERIFY_BATCH_SIZE`;
+   * stops at the first broken record. Safe while appends continue: they land past that head.
+   */
   async verify(options: { batchSize?: number } = {}): Promise<AuditVerifyReport> {
     const batchSize = Math.min(Math.max(options.batchSize ?? AUDIT_VERIFY_BATCH_SIZE, 1), 10_000);
-    const headRow = (
-      await this.#db.query<{ seq: bigint | number | string; hash: string; mac: string | null }>(
-        'select seq, hash, mac from audit_chain_head where id = 1',
-      )
-    ).rows[0];
-    if (!headRow) throw new Error('audit chain head is missing: run the migrations');
+    const headRow = await this.#headRow();
     const head = { seq: BigInt(headRow.seq), hash: headRow.hash };
-    let expectedSeq = 1n;
-    let prevHash = GENESIS_HASH;
-    let checked = 0;
+    const walked = await this.#walk(head.seq, batchSize);
     const broken = (seq: bigint, reason: AuditBreakReason): AuditVerifyReport => ({
       ok: false,
-      records: checked,
+      records: walked.checked,
       head,
       firstBroken: { seq, reason },
     });
-    // Bounded by the number of records: each pass advances past `batchSize` of them or ends.
-    for (;;) {
+    if (walked.broken) return broken(walked.broken.seq, walked.broken.reason);
+    const headMacOk = head.seq === 0n ? headRow.mac === null : this.#macMatches(head.seq, head.hash, headRow.mac ?? '');
+    if (head.hash !== walked.lastHash || !headMacOk) return broken(head.seq, 'head_mismatch');
+    const beyond = await this.#firstBeyondHead();
+    if (beyond !== null) return broken(beyond, 'beyond_head');
+    return { ok: true, records: walked.checked, head };
+  }
+
+  async #headRow(): Promise<{ seq: bigint | number | string; hash: string; mac: string | null }> {
+    const { rows } = await this.#db.query<{ seq: bigint | number | string; hash: string; mac: string | null }>(
+      'select seq, hash, mac from audit_chain_head where id = 1',
+    );
+    if (!rows[0]) throw new Error('audit chain head is missing: run the migrations');
+    return rows[0];
+  }
+
+  /** Checks records 1..`lastSeq` in order: numbering, hash, MAC and link to the previous record. */
+  async #walk(
+    lastSeq: bigint,
+    batchSize: number,
+  ): Promise<{ checked: number; lastHash: string; broken?: { seq: bigint; reason: AuditBreakReason } }> {
+    let expectedSeq = 1n;
+    let prevHash = GENESIS_HASH;
+    let checked = 0;
+    const broken = (seq: bigint, reason: AuditBreakReason) => ({
+      checked,
+      lastHash: prevHash,
+      broken: { seq, reason },
+    });
+    // Bounded by the head: each pass advances past `batchSize` records or ends.
+    while (expectedSeq <= lastSeq) {
       const { rows } = await this.#db.query<RecordRow>(
-        `select ${RECORD_COLUMNS} from audit_records where seq >= $1 order by seq limit $2`,
-        [expectedSeq.toString(), batchSize],
+        `select ${RECORD_COLUMNS} from audit_records where seq >= $1 and seq <= $2 order by seq limit $3`,
+        [expectedSeq.toString(), lastSeq.toString(), batchSize],
       );
       for (const row of rows) {
         const seq = BigInt(row.seq);
-        if (seq !== expectedSeq) {
-          return expectedSeq <= head.seq ? broken(expectedSeq, 'missing') : broken(seq, 'beyond_head');
-        }
-        if (seq > head.seq) return broken(seq, 'beyond_head');
+        if (seq !== expectedSeq) return broken(expectedSeq, 'missing');
         const hash = recordHash({ ...fieldsOf(row), id: row.id, seq, prevHash: row.prev_hash });
         if (hash !== row.hash) return broken(seq, 'hash_mismatch');
         if (!this.#macMatches(seq, row.hash, row.mac)) return broken(seq, 'mac_mismatch');
@@ -289,10 +311,27 @@ export class AuditTrail {
       }
       if (rows.length < batchSize) break;
     }
-    if (expectedSeq <= head.seq) return broken(expectedSeq, 'missing');
-    const headMacOk = head.seq === 0n ? headRow.mac === null : this.#macMatches(head.seq, head.hash, headRow.mac ?? '');
-    if (head.hash !== prevHash || !headMacOk) return broken(head.seq, 'head_mismatch');
-    return { ok: true, records: checked, head };
+    if (expectedSeq <= lastSeq) return broken(expectedSeq, 'missing');
+    return { checked, lastHash: prevHash };
+  }
+
+  /**
+   * The first record past the chain head, if any: one that was inserted without `record`. The largest
+   * seq is read before the head, so an append committing meanwhile never looks like one.
+   */
+  async #firstBeyondHead(): Promise<bigint | null> {
+    const { rows } = await this.#db.query<{ max: bigint | number | string | null }>(
+      'select max(seq) as max from audit_records',
+    );
+    const max = rows[0]?.max;
+    if (max === null || max === undefined) return null;
+    const head = BigInt((await this.#headRow()).seq);
+    if (BigInt(max) <= head) return null;
+    const first = await this.#db.query<{ seq: bigint | number | string }>(
+      'select min(seq) as seq from audit_records where seq > $1 and seq <= $2',
+      [head.toString(), String(max)],
+    );
+    return BigInt(first.rows[0]?.seq ?? max);
   }
 
   /** Records about one subject (or by one actor), newest first; `beforeSeq` pages further back. */
