@@ -357,6 +357,16 @@ export class MerchantsService {
     return rows.map(storeView);
   }
 
+  /** An open store of the merchant, or 404: for other modules taking a `storeId` (e.g. cashier charges). */
+  async openStore(merchantId: string, storeId: string): Promise<StoreView> {
+    const { rows } = await this.#db.query<StoreRow>(
+      `select * from merchant_stores where id = $1 and merchant_id = $2 and closed_at is null`,
+      [storeId, merchantId],
+    );
+    if (!rows[0]) throw storeNotFound();
+    return storeView(rows[0]);
+  }
+
   async createStore(merchantId: string, input: { name: string; city: string }): Promise<StoreView> {
     return this.#db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);

@@ -206,6 +206,15 @@ describe('staff management', () => {
       staff: { customerId: cashier.customerId, role: 'cashier', storeId },
     });
 
+    // Other modules check a storeId they are given against the merchant's open stores.
+    await expect(harness.fixture.services.merchants.openStore(merchantId, storeId)).resolves.toMatchObject({
+      id: storeId,
+    });
+    const stranger = await harness.newMerchant(60, '别家店');
+    await expect(harness.fixture.services.merchants.openStore(stranger.id, storeId)).rejects.toMatchObject({
+      status: 404,
+    });
+
     const close = await inject({
       method: 'POST',
       url: `/v1/merchant/stores/${storeId}/close`,
