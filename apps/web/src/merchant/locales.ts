@@ -287,6 +287,8 @@ const zhCN = {
   errors: {
     generic: '出错了，请重试',
     forbidden: '您的角色无权进行此操作',
+    merchant_id_required: '请先选择要操作的商户',
+    webhook_url_forbidden: '该地址指向内网或本机，出于安全原因不能使用，请填写公网地址',
     not_found: '未找到，或已不存在',
     merchant_not_active: '商户尚未审核通过或已暂停，暂不能进行此操作',
     merchant_balance_insufficient: '商户待结算余额不足，暂不能退款',
@@ -615,6 +617,8 @@ const en: Words<typeof zhCN> = {
   errors: {
     generic: 'Something went wrong. Please try again',
     forbidden: 'Your role may not do this',
+    merchant_id_required: 'Choose the merchant to act for first',
+    webhook_url_forbidden: 'This address points to a private or local network and cannot be used: give a public URL',
     not_found: 'Not found, or no longer there',
     merchant_not_active: 'The merchant is not approved or is suspended: this is not possible now',
     merchant_balance_insufficient: 'Not enough unsettled balance for this refund',
