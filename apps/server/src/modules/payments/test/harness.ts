@@ -29,6 +29,8 @@ export interface TestMerchant {
 export interface PaymentsHarness {
   fixture: TestApp;
   ops: Record<string, string>;
+  /** The bank simulator (its SMS inbox has the step-up and card-binding codes). */
+  simUrl: string;
   newCustomer(funds?: bigint): Promise<TestCustomer>;
   newMerchant(feeRateBps?: number, name?: string): Promise<TestMerchant>;
   /** Posted balances: customer wallet, merchant settlement, Yika fee income. */
@@ -68,6 +70,7 @@ export async function openPaymentsHarness(
   return {
     fixture,
     ops,
+    simUrl,
     async newCustomer(funds = 0n) {
       counter += 1;
       const phone = `+86136${salt}${String(counter).padStart(4, '0')}`;
