@@ -43,7 +43,11 @@ export function Scan() {
   const [scanned, setScanned] = useState<{ payload: string; preview: Preview } | null>(null);
   const [paid, setPaid] = useState<MerchantPayment | null>(null);
 
-  if (paid) return <ScanPaid payment={paid} onAnother={() => (setPaid(null), setScanned(null))} />;
+  const another = () => {
+    setPaid(null);
+    setScanned(null);
+  };
+  if (paid) return <ScanPaid payment={paid} onAnother={another} />;
   if (scanned) {
     return (
       <ConfirmPayment
@@ -74,6 +78,8 @@ function ReadCode(props: { onPreview: (payload: string, preview: Preview) => voi
   async function handle(text: string) {
     const scanned = classifyScanned(text, window.location.origin);
     if (scanned.kind === 'link') return void navigate(scanned.path);
+    // The camera stops at its first read; whatever comes next, it is offered again with "scan again".
+    setCameraOn(false);
     if (scanned.kind === 'empty') return setError({ message: t('scan.empty'), detail: null });
     if (scanned.kind === 'too_long') return setError({ message: t('scan.tooLong'), detail: null });
     setBusy(true);
@@ -85,7 +91,6 @@ function ReadCode(props: { onPreview: (payload: string, preview: Preview) => voi
       // The parser names the data object at fault; shown as a detail for whoever holds the code.
       const detail = caught instanceof ApiError && caught.code === 'qr_invalid' ? caught.message : null;
       setError({ message: errorMessage(t, caught), detail });
-      setCameraOn(false);
     } finally {
       setBusy(false);
     }
@@ -95,7 +100,7 @@ function ReadCode(props: { onPreview: (payload: string, preview: Preview) => voi
     const file = event.target.files?.[0];
     event.target.value = ''; // the same picture may be chosen again
     if (!file) return;
-    setCameraOn(false);
+    setCameraOn(false); // the picture is what the customer chose
     setBusy(true);
     setError(null);
     try {
