@@ -433,14 +433,24 @@ function ConfirmPayment(props: {
 export function PaymentReceipt({ payment }: { payment: MerchantPayment }) {
   const { t } = useTranslation();
   const format = useFormat();
+  // The risk engine may hold a payment for review (202 in_review): it is not paid yet, and says so.
+  const state = payment.status === 'succeeded' ? 'succeeded' : payment.status === 'failed' ? 'failed' : 'pending';
   return (
     <>
       <Result
-        status="success"
-        title={<span data-testid="payment-success">{t('scan.paidTitle')}</span>}
+        status={state === 'succeeded' ? 'success' : state === 'failed' ? 'error' : 'waiting'}
+        title={
+          <span
+            data-testid={state === 'succeeded' ? 'payment-success' : 'payment-pending'}
+            data-status={payment.status}
+          >
+            {t(`scan.result.${state}`)}
+          </span>
+        }
         description={
           <span data-testid="payment-success-detail">
             {t('scan.paidTo', { name: payment.merchantName })} · {format.money(payment.amount)}
+            {state === 'pending' && ` · ${t('scan.result.pendingHint')}`}
           </span>
         }
       />
