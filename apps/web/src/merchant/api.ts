@@ -95,29 +95,3 @@ export function saveBlob(blob: Blob, fileName: string): void {
   // The click has started the download; the URL is no longer needed once it has been read.
   window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
-
-/**
- * JSON over fetch for the routes of the contracts (docs: briefs' contracts) that the generated SDK does not
- * carry yet; each caller names the answer's type from the contract. Replaced by `portal` once the SDK has them.
- */
-export async function requestJson<T>(
-  method: 'GET' | 'POST' | 'PATCH',
-  path: string,
-  options: { body?: unknown; idempotencyKey?: string } = {},
-): Promise<T> {
-  const headers: Record<string, string> = { ...merchantHeaders(), accept: 'application/json' };
-  if (method !== 'GET') headers[CSRF_HEADER] = '1';
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
-  const request = fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers,
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  }).then(async (response) => {
-    const data: unknown = response.ok && response.status !== 204 ? await response.json() : undefined;
-    const error: unknown = response.ok ? undefined : await response.json().catch(() => undefined);
-    return { data: data as T, error, response };
-  });
-  return call(request);
-}

@@ -133,7 +133,7 @@ const zhCN = {
     checkout: '在线收银台',
     payment_code: '付款码',
   },
-  paymentStatus: { succeeded: '成功', processing: '处理中' },
+  paymentStatus: { succeeded: '成功', partially_refunded: '部分退款', refunded: '已退款', processing: '处理中' },
   refunds: {
     title: '退款',
     empty: '暂无退款',
@@ -463,7 +463,12 @@ const en: Words<typeof zhCN> = {
     checkout: 'Online checkout',
     payment_code: 'Payment code',
   },
-  paymentStatus: { succeeded: 'Succeeded', processing: 'Processing' },
+  paymentStatus: {
+    succeeded: 'Succeeded',
+    partially_refunded: 'Partly refunded',
+    refunded: 'Refunded',
+    processing: 'Processing',
+  },
   refunds: {
     title: 'Refunds',
     empty: 'No refunds',

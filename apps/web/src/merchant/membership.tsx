@@ -3,19 +3,12 @@
  * The choice travels as `x-yika-merchant-id` on every merchant call (see api.ts).
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { requestJson, savedMerchantId, setActiveMerchant } from './api.js';
+import { call, portal, savedMerchantId, setActiveMerchant } from './api.js';
+import type { Membership } from './types.js';
 
-export type StaffRole = 'owner' | 'manager' | 'cashier';
-export type MerchantStatus = 'pending' | 'approved' | 'rejected' | 'suspended';
-
-/** One row of `GET /v1/me/merchants` (contract "merchant staff"). */
-export interface Membership {
-  merchantId: string;
-  displayName: string;
-  status: MerchantStatus;
-  role: StaffRole;
-  storeId: string | null;
-}
+export type { Membership };
+export type StaffRole = Membership['role'];
+export type MerchantStatus = Membership['status'];
 
 export type MembershipState =
   | { status: 'loading' }
@@ -45,7 +38,7 @@ export function MembershipProvider({ children }: { children: ReactNode }) {
 
   const reload = useCallback(async () => {
     try {
-      const { items } = await requestJson<{ items: Membership[] }>('GET', '/v1/me/merchants');
+      const { items } = await call(portal.GET('/v1/me/merchants'));
       const active = pick(items, savedMerchantId());
       setActiveMerchant(active?.merchantId ?? null);
       setState({ status: 'ready', memberships: items, active });

@@ -1,58 +1,21 @@
-/**
- * Shapes of the contract routes (settlement and reporting, payment codes) as agreed between the tasks.
- * Used with `requestJson` until the generated SDK carries them; the names match the contracts.
- */
-export interface SummaryDay {
-  date: string;
-  amount: number;
-  count: number;
-  refunded: number;
-}
-export interface MerchantSummary {
-  currency: 'CNY';
-  today: { amount: number; count: number };
-  days: SummaryDay[];
-}
+/** Shapes of the portal's routes, derived from the generated SDK so they cannot drift from the server. */
+import type { components, paths } from '@yika/sdk';
 
-export type SettlementStatus = 'pending' | 'paid' | 'failed' | 'empty';
-export interface Settlement {
-  id: string;
-  businessDate: string;
-  gross: number;
-  refunds: number;
-  fees: number;
-  net: number;
-  payoutAmount: number;
-  cardLast4: string | null;
-  failureReason: string | null;
-  status: SettlementStatus;
-  paidAt: string | null;
-  paymentCount: number;
-  refundCount: number;
-}
+type Json<Response> = Response extends { content: { 'application/json': infer Body } } ? Body : never;
 
-export type ChargeStatus = 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
-export interface PaymentCodeCharge {
-  id: string;
-  status: ChargeStatus;
-  amount: number;
-  paymentId: string | null;
-  createdAt: string;
-}
+export type MerchantSummary = Json<paths['/v1/merchant/summary']['get']['responses'][200]>;
+export type SummaryDay = MerchantSummary['days'][number];
 
-/** Stores and staff (task "merchant staff"): `GET /v1/merchant/stores`, `GET /v1/merchant/staff`. */
-export interface Store {
-  id: string;
-  name: string;
-  city: string;
-  createdAt: string;
-  closedAt: string | null;
-}
-export interface Member {
-  id: string;
-  customerId: string;
-  phoneMasked: string;
-  role: 'owner' | 'manager' | 'cashier';
-  storeId: string | null;
-  createdAt: string;
-}
+export type Settlement = components['schemas']['Settlement'];
+export type SettlementStatus = Settlement['status'];
+export type SettlementAccount = components['schemas']['SettlementAccount'];
+
+export type PaymentCodeCharge = components['schemas']['PaymentCodeCharge'];
+export type ChargeStatus = PaymentCodeCharge['status'];
+
+export type Store = components['schemas']['MerchantStore'];
+export type Member = components['schemas']['MerchantMember'];
+export type Membership = Json<paths['/v1/me/merchants']['get']['responses'][200]>['items'][number];
+
+export type PaymentQuery = NonNullable<paths['/v1/merchant/payments']['get']['parameters']['query']>;
+export type PaymentRow = Json<paths['/v1/merchant/payments']['get']['responses'][200]>['items'][number];

@@ -8,7 +8,7 @@ import { Button, Card, Form, Input, Result, Space, Typography } from 'antd';
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { fenToJson, parseYuan } from '../../lib/money.js';
-import { requestJson } from '../api.js';
+import { call, portal } from '../api.js';
 import { InlineError, Money, PageTitle } from '../components.js';
 import { useActiveMembership } from '../membership.js';
 import type { PaymentCodeCharge } from '../types.js';
@@ -48,7 +48,7 @@ export function Cashier() {
         window.clearInterval(timer);
         return;
       }
-      requestJson<PaymentCodeCharge>('GET', `/v1/merchant/payment-code-charges/${charge.id}`).then(
+      call(portal.GET('/v1/merchant/payment-code-charges/{id}', { params: { path: { id: charge.id } } })).then(
         (next) => {
           if (next.status !== charge.status) setCharge(next);
         },
@@ -65,15 +65,17 @@ export function Cashier() {
     setBusy(true);
     setError(null);
     try {
-      const created = await requestJson<PaymentCodeCharge>('POST', '/v1/merchant/payment-code-charges', {
-        idempotencyKey: key.current,
-        body: {
-          code,
-          amount: fenToJson(fen),
-          ...(membership.storeId ? { storeId: membership.storeId } : {}),
-          ...(values.note?.trim() ? { note: values.note.trim() } : {}),
-        },
-      });
+      const created = await call(
+        portal.POST('/v1/merchant/payment-code-charges', {
+          params: { header: { 'idempotency-key': key.current } },
+          body: {
+            code,
+            amount: fenToJson(fen),
+            ...(membership.storeId ? { storeId: membership.storeId } : {}),
+            ...(values.note?.trim() ? { note: values.note.trim() } : {}),
+          },
+        }),
+      );
       setCharge(created);
       key.current = newIdempotencyKey();
     } catch (caught) {

@@ -4,10 +4,9 @@ import { lazy, Suspense } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { useAsync } from '../../lib/use-async.js';
-import { requestJson } from '../api.js';
+import { call, portal } from '../api.js';
 import { EmptyState, formatDateTime, Money, PageError, PageLoading, PageTitle } from '../components.js';
 import { listPayments } from '../payments.js';
-import type { MerchantSummary } from '../types.js';
 
 const DailyChart = lazy(() => import('../DailyChart.js'));
 const SUMMARY_DAYS = 30;
@@ -15,7 +14,10 @@ const RECENT_PAYMENTS = 5;
 
 export function Dashboard() {
   const { t, i18n } = useTranslation('merchant');
-  const summary = useAsync(() => requestJson<MerchantSummary>('GET', `/v1/merchant/summary?days=${SUMMARY_DAYS}`), []);
+  const summary = useAsync(
+    () => call(portal.GET('/v1/merchant/summary', { params: { query: { days: SUMMARY_DAYS } } })),
+    [],
+  );
   const recent = useAsync(() => listPayments({ limit: RECENT_PAYMENTS }), []);
 
   const days = summary.status === 'ready' ? summary.data.days : [];

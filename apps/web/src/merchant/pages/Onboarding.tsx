@@ -194,7 +194,7 @@ export function PendingReview({ membership }: { membership: Membership }) {
     let current = true;
     call(portal.GET('/v1/merchant')).then(
       (data) => {
-        if (current) setMerchant(data as unknown as Merchant);
+        if (current) setMerchant(data);
       },
       () => undefined,
     );

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { normalizePhone } from '../../lib/phone.js';
 import { useAsync } from '../../lib/use-async.js';
-import { fetchFile, requestJson, saveBlob } from '../api.js';
+import { call, fetchFile, portal, saveBlob } from '../api.js';
 import { EmptyState, formatDateTime, InlineError, Money, PageError, PageTitle, problemText } from '../components.js';
 import type { Settlement } from '../types.js';
 
@@ -25,7 +25,7 @@ export function Settlements() {
 function SettlementList() {
   const { t, i18n } = useTranslation('merchant');
   const { message } = App.useApp();
-  const list = useAsync(() => requestJson<{ items: Settlement[] }>('GET', '/v1/merchant/settlements'), []);
+  const list = useAsync(() => call(portal.GET('/v1/merchant/settlements')), []);
 
   async function downloadFile(settlement: Settlement) {
     try {
@@ -124,21 +124,9 @@ function SettlementList() {
   );
 }
 
-/** `GET /v1/merchant/settlement-account` → `{ account }`: the verified card settlements are paid to. */
-interface SettlementAccountView {
-  id: string;
-  last4: string;
-  /** Masked by the server. */
-  holderName: string;
-  verifiedAt: string;
-}
-
 function SettlementAccount() {
   const { t, i18n } = useTranslation('merchant');
-  const account = useAsync(
-    () => requestJson<{ account: SettlementAccountView | null }>('GET', '/v1/merchant/settlement-account'),
-    [],
-  );
+  const account = useAsync(() => call(portal.GET('/v1/merchant/settlement-account')), []);
   const [verificationId, setVerificationId] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -148,16 +136,14 @@ function SettlementAccount() {
     setBusy(true);
     setError(null);
     try {
-      const started = await requestJson<{ verificationId: string }>(
-        'POST',
-        '/v1/merchant/settlement-account/verifications',
-        {
+      const started = await call(
+        portal.POST('/v1/merchant/settlement-account/verifications', {
           body: {
             cardNumber: values.cardNumber.replace(/\s/g, ''),
             holderName: values.holderName.trim(),
             phone: normalizePhone(values.phone) ?? values.phone.trim(),
           },
-        },
+        }),
       );
       setVerificationId(started.verificationId);
     } catch (caught) {
@@ -172,9 +158,12 @@ function SettlementAccount() {
     setBusy(true);
     setError(null);
     try {
-      await requestJson('POST', `/v1/merchant/settlement-account/verifications/${verificationId}/confirm`, {
-        body: { code: values.code.trim() },
-      });
+      await call(
+        portal.POST('/v1/merchant/settlement-account/verifications/{id}/confirm', {
+          params: { path: { id: verificationId } },
+          body: { code: values.code.trim() },
+        }),
+      );
       setVerificationId(null);
       setEditing(false);
       account.reload();

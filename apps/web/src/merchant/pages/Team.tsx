@@ -5,10 +5,10 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { normalizePhone } from '../../lib/phone.js';
 import { useAsync } from '../../lib/use-async.js';
-import { requestJson } from '../api.js';
+import { call, portal } from '../api.js';
 import { EmptyState, formatDateTime, InlineError, PageError, PageTitle, problemText } from '../components.js';
 import { useActiveMembership, useMemberships, type StaffRole } from '../membership.js';
-import type { Member, Store } from '../types.js';
+import type { Store } from '../types.js';
 
 const ROLES: StaffRole[] = ['owner', 'manager', 'cashier'];
 
@@ -28,7 +28,7 @@ export function Team() {
 
 type StoresState = ReturnType<typeof useStores>;
 function useStores() {
-  return useAsync(() => requestJson<{ items: Store[] }>('GET', '/v1/merchant/stores'), []);
+  return useAsync(() => call(portal.GET('/v1/merchant/stores')), []);
 }
 
 function Stores({ stores }: { stores: StoresState }) {
@@ -42,9 +42,7 @@ function Stores({ stores }: { stores: StoresState }) {
     setBusy(true);
     setError(null);
     try {
-      await requestJson('POST', '/v1/merchant/stores', {
-        body: { name: values.name.trim(), city: values.city.trim() },
-      });
+      await call(portal.POST('/v1/merchant/stores', { body: { name: values.name.trim(), city: values.city.trim() } }));
       setAdding(false);
       stores.reload();
     } catch (caught) {
@@ -56,7 +54,7 @@ function Stores({ stores }: { stores: StoresState }) {
 
   async function close(id: string) {
     try {
-      await requestJson('POST', `/v1/merchant/stores/${id}/close`);
+      await call(portal.POST('/v1/merchant/stores/{id}/close', { params: { path: { id } } }));
       stores.reload();
     } catch (caught) {
       void message.error(problemText(t, caught));
@@ -149,7 +147,7 @@ function Staff({ stores }: { stores: Store[] }) {
   const { t, i18n } = useTranslation('merchant');
   const { message } = App.useApp();
   const { reload: reloadMemberships } = useMemberships();
-  const staff = useAsync(() => requestJson<{ items: Member[] }>('GET', '/v1/merchant/staff'), []);
+  const staff = useAsync(() => call(portal.GET('/v1/merchant/staff')), []);
   const [adding, setAdding] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -163,13 +161,15 @@ function Staff({ stores }: { stores: Store[] }) {
     setBusy(true);
     setError(null);
     try {
-      await requestJson('POST', '/v1/merchant/staff', {
-        body: {
-          phone: normalizePhone(values.phone) ?? values.phone.trim(),
-          role: values.role,
-          storeId: values.storeId ? values.storeId : null,
-        },
-      });
+      await call(
+        portal.POST('/v1/merchant/staff', {
+          body: {
+            phone: normalizePhone(values.phone) ?? values.phone.trim(),
+            role: values.role,
+            storeId: values.storeId ? values.storeId : null,
+          },
+        }),
+      );
       setAdding(false);
       staff.reload();
     } catch (caught) {
@@ -181,7 +181,7 @@ function Staff({ stores }: { stores: Store[] }) {
 
   async function update(id: string, body: { role?: StaffRole; storeId?: string | null }) {
     try {
-      await requestJson('PATCH', `/v1/merchant/staff/${id}`, { body });
+      await call(portal.PATCH('/v1/merchant/staff/{id}', { params: { path: { id } }, body }));
       staff.reload();
       void reloadMemberships();
     } catch (caught) {
@@ -191,7 +191,7 @@ function Staff({ stores }: { stores: Store[] }) {
 
   async function remove(id: string) {
     try {
-      await requestJson('POST', `/v1/merchant/staff/${id}/remove`);
+      await call(portal.POST('/v1/merchant/staff/{id}/remove', { params: { path: { id } } }));
       staff.reload();
     } catch (caught) {
       void message.error(problemText(t, caught));

@@ -72,7 +72,7 @@ export function Transactions() {
       <Card className="portal-filters">
         <Form
           layout="inline"
-          onFinish={(values: { range?: unknown; status?: string; method?: string }) =>
+          onFinish={(values: { range?: unknown } & Pick<PaymentFilters, 'status' | 'method'>) =>
             applyFilters({ ...filters, status: values.status, method: values.method })
           }
           data-testid="transactions-filters"
