@@ -13,6 +13,8 @@ import { AuditTrail } from './platform/audit.js';
 import { DataCipher } from './platform/crypto.js';
 import { describeDatabase, openConfiguredDatabase } from './platform/database.js';
 import { formatReencryptReport, reencryptAll } from './platform/key-rotation.js';
+import { createSmsSender } from './platform/sms.js';
+import { buildServices } from './services.js';
 
 const USAGE = `Usage: yika <command>
 
@@ -23,6 +25,9 @@ Commands:
   audit:verify        check the audit trail's hash chain; exit 1 naming the first broken record
   keys:reencrypt      re-encrypt personal data under the current key (the first of
                       DATA_ENCRYPTION_KEYS); resumable, safe while servers run (PostgreSQL)
+  settlement:verify [--date YYYY-MM-DD]
+                      check every settlement file (or one business date's) against its hash and
+                      the ledger; exit 1 naming the first mismatch
   config:reference    print the environment variable table (Markdown)
   help                show this help
 
@@ -58,7 +63,12 @@ async function withLedger(db: Database, work: (ledger: Ledger) => Promise<number
   }
 }
 
-const commands: Record<string, (config: Config, io: Output) => Promise<number>> = {
+interface CommandOptions {
+  /** settlement:verify: one business date. */
+  date?: string | undefined;
+}
+
+const commands: Record<string, (config: Config, io: Output, options: CommandOptions) => Promise<number>> = {
   migrate: (config, io) =>
     withDatabase(config, io, async (db) => {
       const report = await migrate(db, serverMigrations);
@@ -133,20 +143,37 @@ const commands: Record<string, (config: Config, io: Output) => Promise<number>> 
         return 1;
       }),
     ),
+
+  'settlement:verify': (config, io, options) =>
+    withDatabase(config, io, (db) =>
+      withLedger(db, async (ledger) => {
+        const services = buildServices({ config, db, ledger, sms: createSmsSender(config) });
+        const report = await services.settlement.verify(options.date ? { date: options.date } : {});
+        const scope = options.date ? ` of ${options.date}` : '';
+        if (report.mismatches.length === 0) {
+          io.out(`settlement OK: ${report.batches} file(s)${scope} tie to their hash and the ledger`);
+          return 0;
+        }
+        io.err(`settlement FAILED: ${report.mismatches.length} of ${report.batches} file(s)${scope} do not tie`);
+        for (const mismatch of report.mismatches) io.err(`  ${mismatch}`);
+        return 1;
+      }),
+    ),
 };
 
 /** Runs one command; returns the process exit code. */
 async function runCli(args: readonly string[], io: Output = console_): Promise<number> {
   let positionals: string[];
   let help: boolean | undefined;
+  let date: string | undefined;
   try {
     ({
       positionals,
-      values: { help },
+      values: { help, date },
     } = parseArgs({
       args: [...args],
       allowPositionals: true,
-      options: { help: { type: 'boolean', short: 'h' } },
+      options: { help: { type: 'boolean', short: 'h' }, date: { type: 'string' } },
     }));
   } catch (error) {
     io.err(error instanceof Error ? error.message : String(error));
@@ -161,6 +188,11 @@ async function runCli(args: readonly string[], io: Output = console_): Promise<n
   if (name === 'config:reference') {
     io.out(configReferenceMarkdown());
     return 0;
+  }
+  if (date !== undefined && name !== 'settlement:verify') {
+    io.err('--date applies only to settlement:verify');
+    io.err(USAGE);
+    return 2;
   }
   const command = commands[name];
   if (!command || extra.length > 0) {
@@ -177,7 +209,7 @@ async function runCli(args: readonly string[], io: Output = console_): Promise<n
     return 1;
   }
   try {
-    return await command(config, io);
+    return await command(config, io, { date });
   } catch (error) {
     io.err(`yika ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
     return 1;

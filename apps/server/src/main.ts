@@ -98,6 +98,12 @@ async function main(): Promise<void> {
           run: () => services.wallet.pollOpenOrders(),
         },
         { name: 'merchants.webhooks', intervalMs: config.WEBHOOK_INTERVAL_MS, run: () => services.webhooks.run() },
+        // T+1: settles every due business date, polls and retries payouts; safe with several processes.
+        {
+          name: 'payments.settlement',
+          intervalMs: config.SETTLEMENT_INTERVAL_MS,
+          run: () => services.settlement.run(),
+        },
       ],
       logger,
     );

@@ -207,7 +207,10 @@ export class ReportingService {
     if (filters.to !== undefined) add((p) => `p.created_at < ${p}`, this.#instant(filters.to, 'to'));
     if (filters.method !== undefined) add((p) => `p.method = ${p}`, filters.method);
     if (filters.storeId) {
-      add((p) => `exists (select 1 from payment_code_charges c where c.payment_id = p.id and c.store_id = ${p})`, filters.storeId);
+      add(
+        (p) => `exists (select 1 from payment_code_charges c where c.payment_id = p.id and c.store_id = ${p})`,
+        filters.storeId,
+      );
     }
     if (after) {
       parameters.push(after.createdAt, after.id);

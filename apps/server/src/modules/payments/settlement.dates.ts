@@ -5,7 +5,8 @@
  * The cut-off closes a date: with `23:00`, business date D covers [D−1 23:00, D 23:00) local time, so a
  * payment at 23:30 counts to D+1 (the Chinese T日 23:00 截止 convention). `00:00` means midnight at the end
  * of D: D covers [D 00:00, D+1 00:00). Settlement of D is due (T+1) once D has closed and D+1 has begun
- * on the calendar, plus a grace period for transactions in flight at the cut-off.
+ * on the calendar, plus a grace period for transactions in flight at the cut-off. In zones with daylight
+ * saving, choose a cut-off outside the hour the clocks skip (02:00–03:00 in Europe).
  */
 
 export interface BusinessCalendar {
@@ -91,9 +92,7 @@ export function addDays(date: string, days: number): string {
 export function daysBetween(a: string, b: string): number {
   const from = parseDate(a);
   const to = parseDate(b);
-  return Math.round(
-    (Date.UTC(to.year, to.month - 1, to.day) - Date.UTC(from.year, from.month - 1, from.day)) / DAY_MS,
-  );
+  return Math.round((Date.UTC(to.year, to.month - 1, to.day) - Date.UTC(from.year, from.month - 1, from.day)) / DAY_MS);
 }
 
 /** The UTC instant of local wall time `date` + `minutes` after midnight in `timeZone`. */

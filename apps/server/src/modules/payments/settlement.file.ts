@@ -26,7 +26,8 @@ import { createHash } from 'node:crypto';
 import { formatLocal } from './settlement.dates.js';
 
 export const FILE_VERSION = 'v1';
-const BOM = '\uFEFF';
+/** Byte order mark: Excel then reads the file as UTF-8. */
+export const BOM = '\uFEFF';
 
 export const MONEY_LINE_TYPES = ['payment', 'fee', 'refund', 'refund_fee'] as const;
 export const PAYOUT_LINE_TYPES = ['payout_hold', 'payout_post', 'payout_void'] as const;

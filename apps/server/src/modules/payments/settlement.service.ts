@@ -36,6 +36,7 @@ import {
   type BusinessCalendar,
 } from './settlement.dates.js';
 import {
+  BOM,
   buildFile,
   lineSign,
   parseFile,
@@ -362,64 +363,70 @@ export class SettlementService {
 
   /**
    * Settles one merchant's business date: idempotent (an existing batch is returned), serialised per
-   * merchant, and contiguous (a window starts where the previous batch's ended).
+   * merchant, and contiguous (a window starts where the previous batch's ended). The ledger is read before
+   * the transaction (a closed window does not change); the transaction re-checks what the batch was built
+   * on and writes the batch and its payout hold, or gives up for the next run if another process raced it.
    */
   async settle(merchantId: string, date: string): Promise<SettlementView> {
+    const existing = await this.#batchOf(this.#db, merchantId, date);
+    if (existing) return batchView(existing);
     const settlementAccount = this.#merchants.settlementAccountId(merchantId);
+    const previous = await this.#previousBatch(this.#db, merchantId, date);
+    const window = businessDateWindow(this.#calendar, date);
+    const startUs = previous ? Number(previous.window_end_us) : window.startMs * 1000;
+    const endUs = window.endMs * 1000;
+    invariant(endUs > startUs, `settlement window of ${merchantId} ${date} is empty or reversed`);
+    const lines = await this.#windowLines(settlementAccount, startUs, endUs);
+    const totals = totalsOf(lines);
+    await this.#assertTiesToLedger(settlementAccount, startUs, endUs, totals, `${merchantId} ${date}`);
+    const carriedIn = previous ? BigInt(previous.carried_out) : 0n;
+    const due = carriedIn + totals.net;
+    const account = await this.#activeAccount(this.#db, merchantId);
+    let payoutAmount = 0n;
+    if (due > 0n && account) {
+      const [ledgerAccount] = await this.#ledger.lookupAccounts([settlementAccount]);
+      const available = ledgerAccount
+        ? ledgerAccount.creditsPosted - ledgerAccount.debitsPosted - ledgerAccount.debitsPending
+        : 0n;
+      // Refunds since the cut-off may have spent part of it: the rest is carried forward.
+      payoutAmount = available < due ? (available > 0n ? available : 0n) : due;
+    }
+    const id = newId();
+    const payoutId = payoutAmount > 0n ? newId() : null;
+    const merchant = await this.#merchants.get(merchantId);
+    const payout: FilePayout = payoutId
+      ? {
+          kind: 'requested',
+          holdTransferId: transferId(payoutId, 'settlement.hold'),
+          card: `**** ${account!.last4}`,
+          amount: payoutAmount,
+        }
+      : { kind: 'carried_forward', holdTransferId: null, card: null, amount: 0n };
+    const csv = buildFile({
+      merchantId,
+      merchantName: merchant.displayName,
+      businessDate: date,
+      timeZone: this.#calendar.timeZone,
+      cutoff: this.#calendar.cutoff,
+      windowStartUs: startUs,
+      windowEndUs: endUs,
+      currency: CNY.code,
+      lines,
+      totals,
+      carriedIn,
+      payout,
+      carriedOut: due - payoutAmount,
+      note: noteFor(due, payoutAmount, account !== undefined),
+    });
     const created = await this.#db.transaction(async (tx) => {
       await tx.query(`select pg_advisory_xact_lock(hashtextextended($1, 0))`, [`settlement:${merchantId}`]);
-      const existing = await tx.query<BatchRow>(`${BATCH_SELECT} where merchant_id = $1 and business_date = $2`, [
-        merchantId,
-        date,
-      ]);
-      if (existing.rows[0]) return { row: existing.rows[0], payoutId: null };
-      const { rows: previousRows } = await tx.query<BatchRow>(
-        `${BATCH_SELECT} where merchant_id = $1 and business_date < $2 order by business_date desc limit 1`,
-        [merchantId, date],
-      );
-      const previous = previousRows[0];
-      const window = businessDateWindow(this.#calendar, date);
-      const startUs = previous ? Number(previous.window_end_us) : window.startMs * 1000;
-      const endUs = window.endMs * 1000;
-      invariant(endUs > startUs, `settlement window of ${merchantId} ${date} is empty or reversed`);
-      const lines = await this.#windowLines(settlementAccount, startUs, endUs);
-      const totals = totalsOf(lines);
-      await this.#assertTiesToLedger(settlementAccount, startUs, endUs, totals, `${merchantId} ${date}`);
-      const carriedIn = previous ? BigInt(previous.carried_out) : 0n;
-      const due = carriedIn + totals.net;
-      const account = await this.#activeAccount(tx, merchantId);
-      let payoutAmount = 0n;
-      if (due > 0n && account) {
-        const [ledgerAccount] = await this.#ledger.lookupAccounts([settlementAccount]);
-        const available = ledgerAccount
-          ? ledgerAccount.creditsPosted - ledgerAccount.debitsPosted - ledgerAccount.debitsPending
-          : 0n;
-        // Refunds since the cut-off may have spent part of it: the rest is carried forward.
-        payoutAmount = available < due ? (available > 0n ? available : 0n) : due;
+      const raced = await this.#batchOf(tx, merchantId, date);
+      if (raced) return { row: raced, payoutId: null };
+      const previousNow = await this.#previousBatch(tx, merchantId, date);
+      const accountNow = await this.#activeAccount(tx, merchantId);
+      if (previousNow?.id !== previous?.id || accountNow?.id !== account?.id) {
+        throw new Error(`settlement of ${merchantId} ${date} changed while it was prepared; the next run retries`);
       }
-      const id = newId();
-      const payoutId = payoutAmount > 0n ? newId() : null;
-      const holdId = payoutId ? transferId(payoutId, 'settlement.hold') : null;
-      const merchant = await this.#merchants.get(merchantId);
-      const payout: FilePayout = payoutId
-        ? { kind: 'requested', holdTransferId: holdId, card: `**** ${account!.last4}`, amount: payoutAmount }
-        : { kind: 'carried_forward', holdTransferId: null, card: null, amount: 0n };
-      const csv = buildFile({
-        merchantId,
-        merchantName: merchant.displayName,
-        businessDate: date,
-        timeZone: this.#calendar.timeZone,
-        cutoff: this.#calendar.cutoff,
-        windowStartUs: startUs,
-        windowEndUs: endUs,
-        currency: CNY.code,
-        lines,
-        totals,
-        carriedIn,
-        payout,
-        carriedOut: due - payoutAmount,
-        note: noteFor(due, payoutAmount, account !== undefined),
-      });
       const { rows } = await tx.query<BatchRow>(
         `insert into settlement_batches (id, merchant_id, business_date, window_start_us, window_end_us, gross, refunds, fees, net,
            carried_in, payout_amount, carried_out, payment_count, refund_count, status, settlement_account_id, card_last4,
@@ -445,7 +452,8 @@ export class SettlementService {
           payoutId ? account!.id : null,
           payoutId ? account!.last4 : null,
           payoutId ? 1 : 0,
-          csv,
+          // Stored without the BOM (drivers may strip a leading BOM when decoding text); served with it.
+          csv.slice(BOM.length),
           sha256OfFile(csv),
         ],
       );
@@ -454,6 +462,22 @@ export class SettlementService {
     });
     if (created.payoutId) await this.#sendPayout(created.payoutId).catch(() => undefined);
     return batchView(created.row);
+  }
+
+  async #batchOf(executor: SqlExecutor, merchantId: string, date: string): Promise<BatchRow | undefined> {
+    const { rows } = await executor.query<BatchRow>(`${BATCH_SELECT} where merchant_id = $1 and business_date = $2`, [
+      merchantId,
+      date,
+    ]);
+    return rows[0];
+  }
+
+  async #previousBatch(executor: SqlExecutor, merchantId: string, date: string): Promise<BatchRow | undefined> {
+    const { rows } = await executor.query<BatchRow>(
+      `${BATCH_SELECT} where merchant_id = $1 and business_date < $2 order by business_date desc limit 1`,
+      [merchantId, date],
+    );
+    return rows[0];
   }
 
   /** Every transfer on the account with a timestamp in [startUs, endUs), oldest first, as file lines. */
@@ -579,9 +603,7 @@ export class SettlementService {
           `The bank's outcome for payout ${payout.id} names another amount or direction; it was not applied.`,
         );
       }
-      const { rows: batches } = await tx.query<BatchRow>(`${BATCH_SELECT} where id = $1 for update`, [
-        payout.batch_id,
-      ]);
+      const { rows: batches } = await tx.query<BatchRow>(`${BATCH_SELECT} where id = $1 for update`, [payout.batch_id]);
       const batch = batches[0]!;
       const succeeded = outcome.status === 'succeeded';
       const [result] = await this.#ledger.createTransfers(tx, [
@@ -714,7 +736,7 @@ export class SettlementService {
     const batch = await this.#batch(merchantId, batchId);
     return {
       filename: `yika-settlement-${batch.business_date}-${batch.merchant_id}.csv`,
-      csv: batch.file_csv,
+      csv: `${BOM}${batch.file_csv}`,
       sha256: batch.file_sha256,
     };
   }
@@ -736,7 +758,7 @@ export class SettlementService {
   async verify(options: { date?: string } = {}): Promise<{ batches: number; mismatches: string[] }> {
     const mismatches: string[] = [];
     let batches = 0;
-    let after = { date: '0000-01-01', merchantId: '00000000-0000-0000-0000-000000000000' };
+    let after = { date: '1970-01-01', merchantId: '00000000-0000-0000-0000-000000000000' };
     for (;;) {
       const { rows } = await this.#db.query<BatchRow>(
         `${BATCH_SELECT} where ($1::date is null or business_date = $1::date)
@@ -749,7 +771,8 @@ export class SettlementService {
         const problemFound = await this.#verifyBatch(batch).catch(
           (error: unknown) => `check failed: ${error instanceof Error ? error.message : String(error)}`,
         );
-        if (problemFound) mismatches.push(`batch ${batch.id} (merchant ${batch.merchant_id}, ${batch.business_date}): ${problemFound}`);
+        if (problemFound)
+          mismatches.push(`batch ${batch.id} (merchant ${batch.merchant_id}, ${batch.business_date}): ${problemFound}`);
       }
       const last = rows.at(-1);
       if (!last) break;
@@ -760,8 +783,9 @@ export class SettlementService {
 
   /** The first mismatch of one batch, or null when its file ties. */
   async #verifyBatch(batch: BatchRow): Promise<string | null> {
-    if (sha256OfFile(batch.file_csv) !== batch.file_sha256) return 'the file differs from its SHA-256';
-    const file = parseFile(batch.file_csv);
+    const text = `${BOM}${batch.file_csv}`;
+    if (sha256OfFile(text) !== batch.file_sha256) return 'the file differs from its SHA-256';
+    const file = parseFile(text);
     const startUs = Number(batch.window_start_us);
     const endUs = Number(batch.window_end_us);
     if (file.merchantId !== batch.merchant_id || file.businessDate !== batch.business_date) {
@@ -823,7 +847,8 @@ export class SettlementService {
       net: totals.net,
     };
     for (const [name, value] of columns) {
-      if (fromLines[name] !== value) return `the batch's ${name} (${value}) differs from the file's (${fromLines[name]})`;
+      if (fromLines[name] !== value)
+        return `the batch's ${name} (${value}) differs from the file's (${fromLines[name]})`;
     }
     try {
       await this.#assertTiesToLedger(account, startUs, endUs, totals, batch.id);
@@ -849,9 +874,11 @@ export class SettlementService {
     if (carriedIn !== BigInt(batch.carried_in) || carriedOut !== BigInt(batch.carried_out)) {
       return "carried amounts differ from the batch's";
     }
-    if (payout.amount !== BigInt(batch.payout_amount)) return `payout ${payout.amount} fen, the batch says ${batch.payout_amount}`;
+    if (payout.amount !== BigInt(batch.payout_amount))
+      return `payout ${payout.amount} fen, the batch says ${batch.payout_amount}`;
     if (carriedIn + net - payout.amount !== carriedOut) return 'carried in + net − payout is not carried out';
-    if (payout.kind === 'carried_forward') return payout.amount === 0n ? null : 'a carried-forward payout has an amount';
+    if (payout.kind === 'carried_forward')
+      return payout.amount === 0n ? null : 'a carried-forward payout has an amount';
     const { rows: payouts } = await this.#db.query<PayoutRow>(
       `select * from settlement_payouts where batch_id = $1 order by created_at limit 1`,
       [batch.id],
@@ -916,10 +943,12 @@ function lineOf(transfer: Transfer, accountId: string, orders: Map<string, strin
 
 function noteFor(due: bigint, payout: bigint, hasAccount: boolean): string {
   if (payout > 0n && payout === due) return 'Net paid out to the settlement card.';
-  if (payout > 0n) return `Refunds since the cut-off left ${yuan(payout)} yuan to pay out; the rest is carried forward.`;
+  if (payout > 0n)
+    return `Refunds since the cut-off left ${yuan(payout)} yuan to pay out; the rest is carried forward.`;
   if (due > 0n && !hasAccount) return 'No verified settlement card yet: the net is carried forward to the next date.';
   if (due > 0n) return 'Refunds since the cut-off spent the net: it is carried forward to the next date.';
-  if (due < 0n) return 'Refunds exceeded payments: the amount owed is carried forward and netted against the next date.';
+  if (due < 0n)
+    return 'Refunds exceeded payments: the amount owed is carried forward and netted against the next date.';
   return 'Nothing to pay out.';
 }
 
