@@ -25,7 +25,11 @@ const errors = {
 const chargeSchema = z
   .object({
     id: z.uuid(),
-    status: z.enum(['succeeded', 'awaiting_confirmation', 'declined', 'expired']),
+    status: z
+      .enum(['succeeded', 'awaiting_confirmation', 'declined', 'expired', 'in_review', 'failed'])
+      .describe(
+        '`in_review`: paid, but the risk engine holds the money for an analyst (then `succeeded`, or `failed` with nothing paid)',
+      ),
     amount: z.number().int(),
     paymentId: z.uuid().nullable().describe('The merchant payment (method payment_code) once succeeded'),
     expiresAt: z.string().nullable().describe('Until when the customer may confirm (awaiting charges only)'),
@@ -59,7 +63,7 @@ export const paymentCodesRoutes: FastifyPluginAsyncZod<ModuleContext> = async (a
       preHandler: requireCustomer,
       schema: {
         tags: ['payment-codes'],
-        summary: "Enrol this device for payment codes: its secret is returned once (re-enrolling replaces it)",
+        summary: 'Enrol this device for payment codes: its secret is returned once (re-enrolling replaces it)',
         response: { 201: enrolmentSchema, ...errors },
       },
     },

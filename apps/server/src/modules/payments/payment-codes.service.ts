@@ -14,9 +14,14 @@ import { DomainError, NotFoundError } from '../../platform/errors.js';
 import { once, type StoredResponse } from '../../platform/idempotency.js';
 import type { DataCipher } from '../../platform/crypto.js';
 import type { StepUpProof } from '../identity/index.js';
-import { CNY, type MerchantsService } from '../merchants/index.js';
+import { CNY, type MerchantsService, type MerchantView } from '../merchants/index.js';
 import type { PaymentCodeCapability, WalletService } from '../wallet/index.js';
-import { PAYMENT_AMOUNT_MAX, paymentCodePaymentId, type PaymentsService } from './payments.service.js';
+import {
+  PAYMENT_AMOUNT_MAX,
+  paymentCodePaymentId,
+  type PaymentsService,
+  type PaymentView,
+} from './payments.service.js';
 import {
   DEVICE_INDEX_DIGITS,
   OTP_DIGITS,
@@ -73,7 +78,8 @@ const failures = {
       code: 'payment_code_device_replaced',
       status: 422,
       title: 'Device no longer enrolled',
-      detail: 'This code comes from a device whose enrolment was replaced: ask the customer to open the pay code again.',
+      detail:
+        'This code comes from a device whose enrolment was replaced: ask the customer to open the pay code again.',
     }),
   invalid: (enrolmentId: string) =>
     new CodeFailure(enrolmentId, true, {
@@ -92,9 +98,19 @@ const failures = {
 };
 
 const used = () =>
-  problem('payment_code_used', 409, 'Payment code already used', 'Each code pays once: ask the customer for a new one.');
+  problem(
+    'payment_code_used',
+    409,
+    'Payment code already used',
+    'Each code pays once: ask the customer for a new one.',
+  );
 
-export type ChargeStatus = 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
+/**
+ * `in_review`: the payment was made but the risk engine holds its money for an analyst (then `succeeded`
+ * or `failed`, nothing paid).
+ */
+export type ChargeStatus = 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired' | 'in_review' | 'failed';
+type PaymentStatus = PaymentView['status'];
 
 export interface ChargeView {
   id: string;
@@ -293,49 +309,80 @@ export class PaymentCodesService {
       const device = await this.#deviceByIndex(parsed.deviceIndex);
       const charge = { ...input, merchantId, device, otp: parsed.otp, id: newId() };
       const scope = `payments.code-charge:${merchantId}`;
-      if (input.amount > this.#noPinLimit) {
-        // Above the limit no money moves now: the charge waits for the customer's PIN.
-        return await this.#db.transaction((tx) =>
+      // Above the limit no money moves now: the charge waits for the customer's PIN.
+      const awaiting = () =>
+        this.#db.transaction((tx) =>
           once(tx, `${scope}:${device.customer_id}`, idempotencyKey, request, async () => {
             await this.#spend(tx, charge);
-            return this.#insertCharge(tx, charge, 'awaiting');
+            return this.#insertCharge(tx, charge, null);
           }),
         );
+      if (input.amount > this.#noPinLimit) return await awaiting();
+      try {
+        return await this.#payWithoutPin(scope, charge, merchant, request, idempotencyKey);
+      } catch (error) {
+        // The risk engine wants the customer's own confirmation (PIN and a second factor): ask on the phone.
+        // The refused attempt rolled back, the code's use included, so the same code makes the charge.
+        if (error instanceof DomainError && error.code === 'step_up_required') return await awaiting();
+        throw error;
       }
-      return await this.#wallet.payMerchant(
-        device.customer_id,
-        { amount: input.amount, authorization: { kind: 'payment_code', capability: this.#capability } },
-        {
-          scope,
-          idempotencyKey,
-          request,
-          // Runs under the customer's lock: the no-PIN cap sees every earlier charge.
-          run: async (tx, payerAccountId) => {
-            await this.#spend(tx, charge);
-            const spent = await this.#noPinSpentToday(tx, device.customer_id);
-            if (spent + input.amount > this.#dailyNoPinCap) return this.#insertCharge(tx, charge, 'awaiting');
-            const stored = await this.#insertCharge(tx, charge, 'paid');
-            await this.#payments.recordPaymentCodePayment(tx, {
-              chargeId: charge.id,
-              merchant,
-              customerId: device.customer_id,
-              payerAccountId,
-              amount: input.amount,
-            });
-            return stored;
-          },
-        },
-      );
     } catch (error) {
       if (error instanceof CodeFailure) await this.#recordFailure(merchantId, error);
       throw error;
     }
   }
 
+  async #payWithoutPin(
+    scope: string,
+    charge: {
+      id: string;
+      merchantId: string;
+      device: DeviceRow;
+      otp: string;
+      amount: bigint;
+      storeId?: string | undefined;
+      note?: string | undefined;
+    },
+    merchant: MerchantView,
+    request: object,
+    idempotencyKey: string,
+  ): Promise<StoredResponse<ChargeView> & { replayed: boolean }> {
+    const { device } = charge;
+    return this.#wallet.payMerchant(
+      device.customer_id,
+      { amount: charge.amount, authorization: { kind: 'payment_code', capability: this.#capability } },
+      {
+        scope,
+        idempotencyKey,
+        request,
+        // Runs under the customer's lock: the no-PIN cap sees every earlier charge.
+        run: async (tx, payerAccountId) => {
+          await this.#spend(tx, charge);
+          const spent = await this.#noPinSpentToday(tx, device.customer_id);
+          if (spent + charge.amount > this.#dailyNoPinCap) return this.#insertCharge(tx, charge, null);
+          const payment = await this.#payments.recordPaymentCodePayment(tx, {
+            chargeId: charge.id,
+            merchant,
+            customerId: device.customer_id,
+            payerAccountId,
+            amount: charge.amount,
+          });
+          return this.#insertCharge(tx, charge, payment.status);
+        },
+      },
+    );
+  }
+
   async chargeView(merchantId: string, chargeId: string): Promise<ChargeView> {
     const row = await this.#loadCharge(this.#db, chargeId);
     if (!row || row.merchant_id !== merchantId) throw new NotFoundError('No such charge.');
-    return this.#view(row);
+    return this.#view(row, await this.#paymentStatus(row));
+  }
+
+  /** A charge's payment's state is its transfers' (held for risk review, posted, or voided). */
+  async #paymentStatus(row: ChargeRow): Promise<PaymentStatus | null> {
+    if (row.payment_id === null) return null;
+    return (await this.#payments.payment(row.merchant_id, row.payment_id)).status;
   }
 
   async #deviceByIndex(deviceIndex: string): Promise<DeviceRow> {
@@ -388,10 +435,11 @@ export class PaymentCodesService {
       storeId?: string | undefined;
       note?: string | undefined;
     },
-    outcome: 'paid' | 'awaiting',
+    /** The state of the charge's payment, or null: no payment yet, the customer confirms. */
+    payment: PaymentStatus | null,
   ): Promise<StoredResponse<ChargeView>> {
     const now = this.#now();
-    const paid = outcome === 'paid';
+    const paid = payment !== null;
     const { rows } = await tx.query<ChargeRow>(
       `insert into payment_code_charges (id, merchant_id, customer_id, enrolment_id, store_id, note, amount, currency,
          status, authorized_by, payment_id, expires_at, created_at, completed_at)
@@ -413,7 +461,7 @@ export class PaymentCodesService {
         paid ? now : null,
       ],
     );
-    return { status: 201, body: this.#view(rows[0]!) };
+    return { status: 201, body: this.#view(rows[0]!, payment) };
   }
 
   async #noPinSpentToday(tx: SqlExecutor, customerId: string): Promise<bigint> {
@@ -511,7 +559,7 @@ export class PaymentCodesService {
           const locked = await this.#loadCharge(tx, chargeId, true);
           if (!locked) throw new NotFoundError('No such charge.');
           this.#assertAwaiting(locked);
-          await this.#payments.recordPaymentCodePayment(tx, {
+          const payment = await this.#payments.recordPaymentCodePayment(tx, {
             chargeId,
             merchant,
             customerId,
@@ -523,7 +571,7 @@ export class PaymentCodesService {
              where id = $1 returning *`,
             [chargeId, paymentCodePaymentId(chargeId), this.#now()],
           );
-          return { status: 200, body: this.#confirmationViewOf(rows[0]!, merchant.displayName) };
+          return { status: 200, body: this.#confirmationViewOf(rows[0]!, merchant.displayName, payment.status) };
         },
       },
     );
@@ -567,15 +615,18 @@ export class PaymentCodesService {
     return rows[0];
   }
 
-  #status(row: ChargeRow): ChargeStatus {
+  #status(row: ChargeRow, payment: PaymentStatus | null = null): ChargeStatus {
     if (row.status === 'awaiting_confirmation' && new Date(row.expires_at).getTime() <= this.#now().getTime()) {
       return 'expired';
+    }
+    if (row.status === 'succeeded' && payment !== null && payment !== 'succeeded') {
+      return payment === 'failed' ? 'failed' : 'in_review';
     }
     return row.status;
   }
 
-  #view(row: ChargeRow): ChargeView {
-    const status = this.#status(row);
+  #view(row: ChargeRow, payment: PaymentStatus | null): ChargeView {
+    const status = this.#status(row, payment);
     return {
       id: row.id,
       status,
@@ -587,11 +638,12 @@ export class PaymentCodesService {
   }
 
   async #confirmationView(row: ChargeRow): Promise<ConfirmationView> {
-    return this.#confirmationViewOf(row, (await this.#merchants.get(row.merchant_id)).displayName);
+    const merchant = await this.#merchants.get(row.merchant_id);
+    return this.#confirmationViewOf(row, merchant.displayName, await this.#paymentStatus(row));
   }
 
-  #confirmationViewOf(row: ChargeRow, merchantName: string): ConfirmationView {
-    return { ...this.#view(row), merchantName, currency: row.currency, note: row.note };
+  #confirmationViewOf(row: ChargeRow, merchantName: string, payment: PaymentStatus | null): ConfirmationView {
+    return { ...this.#view(row, payment), merchantName, currency: row.currency, note: row.note };
   }
 }
 

@@ -6,7 +6,14 @@
  */
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPaymentsHarness, PIN, type PaymentsHarness, type TestCustomer, type TestMerchant } from './test/harness.js';
+import { latestCode } from '../../test/sms-inbox.js';
+import {
+  openPaymentsHarness,
+  PIN,
+  type PaymentsHarness,
+  type TestCustomer,
+  type TestMerchant,
+} from './test/harness.js';
 import { hotp, parsePaymentCode, paymentCode, totp } from './payment-codes.totp.js';
 import { ENROLMENT_FAILURES_MAX, MERCHANT_FAILURES_MAX } from './payment-codes.service.js';
 
@@ -105,7 +112,18 @@ describe('the one-time password (RFC 6238 / RFC 4226)', () => {
   });
 
   it('gives the RFC 4226 HOTP values (6 digits)', () => {
-    const expected = ['755224', '287082', '359152', '969429', '338314', '254676', '287922', '162583', '399871', '520489'];
+    const expected = [
+      '755224',
+      '287082',
+      '359152',
+      '969429',
+      '338314',
+      '254676',
+      '287922',
+      '162583',
+      '399871',
+      '520489',
+    ];
     expected.forEach((value, counter) => expect(hotp(seeds.sha1, BigInt(counter), 6, 'sha1')).toBe(value));
   });
 
@@ -130,7 +148,11 @@ describe('charging a payment code', () => {
   });
 
   it('says whether this device is enrolled', async () => {
-    const response = await inject({ method: 'GET', url: '/v1/payment-codes/devices/current', headers: customer.headers });
+    const response = await inject({
+      method: 'GET',
+      url: '/v1/payment-codes/devices/current',
+      headers: customer.headers,
+    });
     expect(response.json()).toEqual({ enrolled: true, deviceIndex: device.deviceIndex, status: 'active' });
     const other = await harness.newCustomer();
     const none = await inject({ method: 'GET', url: '/v1/payment-codes/devices/current', headers: other.headers });
@@ -157,9 +179,17 @@ describe('charging a payment code', () => {
     expect(retry.json()).toEqual(body);
     expect((await harness.balances(customer, merchant)).wallet).toBe(after.wallet);
 
-    const payment = await inject({ method: 'GET', url: `/v1/merchant/payments/${body.paymentId}`, headers: merchant.headers });
+    const payment = await inject({
+      method: 'GET',
+      url: `/v1/merchant/payments/${body.paymentId}`,
+      headers: merchant.headers,
+    });
     expect(payment.json()).toMatchObject({ method: 'payment_code', amount: 1_250, status: 'succeeded' });
-    const view = await inject({ method: 'GET', url: `/v1/merchant/payment-code-charges/${body.id}`, headers: merchant.headers });
+    const view = await inject({
+      method: 'GET',
+      url: `/v1/merchant/payment-code-charges/${body.id}`,
+      headers: merchant.headers,
+    });
     expect(view.json()).toEqual(body);
   });
 
@@ -303,12 +333,24 @@ describe('above the no-PIN limit or the daily cap', () => {
       headers: { ...customer.headers, 'idempotency-key': key },
       payload: { pin },
     });
+  /** A step-up SMS code, as the customer would read it (the risk engine asks unverified accounts for one). */
+  async function stepUpCode(who: TestCustomer): Promise<string> {
+    clockMs += 61_000; // one SMS code a minute
+    const otp = await inject({
+      method: 'POST',
+      url: '/v1/me/otp',
+      headers: who.headers,
+      payload: { purpose: 'step_up' },
+    });
+    expect(otp.statusCode, otp.body).toBe(202);
+    return latestCode(harness.simUrl, who.phone);
+  }
   const pending = async () =>
-    (
-      await inject({ method: 'GET', url: '/v1/payment-codes/confirmations', headers: customer.headers })
-    ).json<{ items: (Charge & { merchantName: string })[] }>().items;
+    (await inject({ method: 'GET', url: '/v1/payment-codes/confirmations', headers: customer.headers })).json<{
+      items: (Charge & { merchantName: string })[];
+    }>().items;
 
-  it('waits for the PIN, then posts on confirmation (a retried confirmation replays)', async () => {
+  it('waits for the PIN (and the second factor the risk engine asks for), then posts (a retry replays)', async () => {
     nextStep();
     const before = await harness.balances(customer, merchant);
     const response = await charge(merchant, device.code(), 150_000);
@@ -325,11 +367,24 @@ describe('above the no-PIN limit or the daily cap', () => {
     expect(wrongPin.statusCode).toBe(422);
     expect(wrongPin.json()).toMatchObject({ code: 'pin_invalid' });
     const key = newKey();
-    const confirmed = await confirm(waiting.id, PIN, key);
+    // A Class I account paying 500 yuan or more: the risk engine wants a second factor too.
+    const challenged = await confirm(waiting.id, PIN, key);
+    expect(challenged.statusCode).toBe(401);
+    expect(challenged.json()).toMatchObject({ code: 'step_up_required' });
+    expect((await harness.balances(customer, merchant)).wallet).toBe(before.wallet);
+    const otp = await stepUpCode(customer);
+    const confirmed = await inject({
+      method: 'POST',
+      url: `/v1/payment-codes/confirmations/${waiting.id}`,
+      headers: { ...customer.headers, 'idempotency-key': key },
+      payload: { pin: PIN, stepUp: { otp } },
+    });
     expect(confirmed.statusCode, confirmed.body).toBe(200);
     expect(confirmed.json()).toMatchObject({ status: 'succeeded', amount: 150_000 });
+    // The SMS code is spent; the retry of the same confirmation replays its answer with the PIN alone.
     const again = await confirm(waiting.id, PIN, key);
     expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(confirmed.json());
     const otherKey = await confirm(waiting.id);
     expect(otherKey.json()).toMatchObject({ code: 'charge_not_awaiting' });
     expect((await harness.balances(customer, merchant)).wallet - before.wallet).toBe(-150_000n);
@@ -375,19 +430,28 @@ describe('above the no-PIN limit or the daily cap', () => {
     expect(view.json()).toMatchObject({ status: 'expired', paymentId: null });
   });
 
+  it('asks the customer instead when the risk engine wants more than the code (no PIN, no second factor)', async () => {
+    nextStep();
+    // Under the no-PIN limit, but 500 yuan or more from a Class I account: the default rules challenge it.
+    const response = await charge(merchant, device.code(), 60_000);
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.json()).toMatchObject({ status: 'awaiting_confirmation', paymentId: null });
+  });
+
   it("asks for the PIN once the day's no-PIN charges would pass the cap", async () => {
     const spender = await harness.newCustomer(1_000_000n);
     const phone = await enrol(spender);
-    for (const amount of [100_000, 90_000]) {
+    // Each under 500 yuan, so the risk engine lets Class I pay them with the code alone.
+    for (const amount of [45_000, 45_000, 45_000, 45_000]) {
       nextStep();
       const response = await charge(merchant, phone.code(), amount);
       expect(response.json()).toMatchObject({ status: 'succeeded' });
     }
     nextStep();
-    const over = await charge(merchant, phone.code(), 20_000);
+    const over = await charge(merchant, phone.code(), 30_000);
     expect(over.json()).toMatchObject({ status: 'awaiting_confirmation' });
     nextStep();
-    const within = await charge(merchant, phone.code(), 10_000);
+    const within = await charge(merchant, phone.code(), 20_000);
     expect(within.json()).toMatchObject({ status: 'succeeded' });
     // Confirmed charges are the customer's own PIN payments: they do not use up the no-PIN cap.
     const confirmed = await inject({
@@ -397,7 +461,7 @@ describe('above the no-PIN limit or the daily cap', () => {
       payload: { pin: PIN },
     });
     expect(confirmed.json()).toMatchObject({ status: 'succeeded' });
-    expect((await harness.balances(spender, merchant)).wallet).toBe(1_000_000n - 220_000n);
+    expect((await harness.balances(spender, merchant)).wallet).toBe(1_000_000n - 230_000n);
   });
 
   it('lets nobody else confirm or see a customer’s charge', async () => {
