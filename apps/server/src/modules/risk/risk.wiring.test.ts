@@ -21,7 +21,7 @@ import {
   type TestMerchant,
 } from '../payments/test/harness.js';
 import { latestCode as readLatestCode } from '../../test/sms-inbox.js';
-import type { RiskRuleSetInput } from './index.js';
+import { eventKinds, type RiskRuleSetInput } from './index.js';
 import { activateRules } from './test/rules.js';
 
 const OPS_TOKEN = 'ops-token-for-tests-0123456789';
@@ -34,7 +34,7 @@ const DENY = 7_100;
 const band = (id: string, atLeast: number, decision: 'challenge' | 'review' | 'deny') => ({
   id,
   name: id,
-  appliesTo: ['top_up', 'withdrawal', 'p2p_transfer', 'qr_payment', 'code_payment', 'refund'] as const,
+  appliesTo: [...eventKinds],
   when: { type: 'amount' as const, atLeast, below: atLeast + 900 },
   decision,
   reason: {
@@ -173,13 +173,14 @@ describe('risk decisions on every movement', () => {
       });
       expect(await h.wallet(payer)).toEqual({ posted: 50_000n, debitsPending: 0n, creditsPending: 0n });
       const code = await h.stepUpCode(payer);
-      const paid = await h.post(payer, '/v1/wallet/transfers', {
-        phone: payee.phone,
-        amount: CHALLENGE,
-        pin: PIN,
-        stepUp: { otp: code },
-      });
+      const key = 'risk-wiring-challenged-transfer';
+      const body = { phone: payee.phone, amount: CHALLENGE, pin: PIN, stepUp: { otp: code } };
+      const paid = await h.post(payer, '/v1/wallet/transfers', body, { 'idempotency-key': key });
       expect(paid.statusCode, paid.body).toBe(201);
+      // A retry replays the answer: the (now used) code is not asked for again.
+      const retried = await h.post(payer, '/v1/wallet/transfers', body, { 'idempotency-key': key });
+      expect(retried.statusCode, retried.body).toBe(201);
+      expect(retried.headers['idempotent-replayed']).toBe('true');
       expect(await h.wallet(payer)).toEqual({
         posted: 50_000n - BigInt(CHALLENGE),
         debitsPending: 0n,

@@ -363,7 +363,7 @@ export class WalletService {
     // Over the limit is refused whatever the proof, so it is said before asking for any.
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(payerId, input.pin);
-    const stepUpVerified = await this.#secondFactorForLargeAmounts(payerId, input.amount, input.stepUp);
+    const secondFactor = await this.#secondFactor(payerId, input.amount, input.stepUp);
     await this.#identity.assertCanMoveMoney(payee.customerId);
     await this.openWallet(payerId);
     await this.openWallet(payee.customerId);
@@ -379,10 +379,9 @@ export class WalletService {
       ...customerFacts(payer),
       counterpartyId: payee.customerId,
       ...(payeeCustomer.phone ? { counterpartyPhone: payeeCustomer.phone } : {}),
-      stepUpVerified,
     };
 
-    return this.#judged(async (judge) =>
+    return this.#judged(secondFactor, async (judge) =>
       this.#db.transaction((tx) =>
         once(tx, `wallet.p2p:${payerId}`, idempotencyKey, input.request, async () => {
           await this.#lockCustomer(tx, payerId);
@@ -449,28 +448,51 @@ export class WalletService {
 
   /**
    * Runs a movement that judges itself once (inside its transaction, after its own checks) and records
-   * the outcome: `completed` once an allowed movement committed, `failed` if it did not; a held one waits
-   * for its review. A challenge or a denial is refused (and recorded failed) by `judge` itself.
+   * the outcome: `completed` once an allowed movement committed (unless another outcome decides, e.g. the
+   * bank's), `failed` if it did not; a held one waits for its review. A challenge or a denial is refused
+   * (and recorded failed) by `judge` itself. A challenged request that carries a second factor not yet
+   * verified has it verified now, outside the transaction, and runs once more as `stepUpVerified`.
    */
-  async #judged<T>(work: (judge: (event: RiskEvent) => Promise<RiskEvaluation>) => Promise<T>): Promise<T> {
+  async #judged<T>(
+    secondFactor: SecondFactor,
+    work: (judge: (event: RiskEvent) => Promise<RiskEvaluation>) => Promise<T>,
+    options: { outcomeOnCommit?: boolean } = {},
+  ): Promise<T> {
+    let verified = secondFactor.verified;
     let evaluation: RiskEvaluation | null = null;
     const judge = async (event: RiskEvent) => {
       // A retried transaction judges again: the abandoned evaluation moved nothing.
       if (evaluation) await this.#recordQuietly(evaluation.evaluationId, 'failed');
       evaluation = null;
-      evaluation = await this.#judge(event);
+      evaluation = await this.#judge({ ...event, stepUpVerified: verified });
       return evaluation;
+    };
+    const attempt = async (): Promise<T> => {
+      try {
+        return await work(judge);
+      } catch (error) {
+        const judged = evaluation as RiskEvaluation | null;
+        if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
+        evaluation = null;
+        throw error;
+      }
     };
     let result: T;
     try {
-      result = await work(judge);
+      result = await attempt();
     } catch (error) {
-      const judged = evaluation as RiskEvaluation | null;
-      if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
-      throw error;
+      if (!(error instanceof RiskRefusal && error.decision === 'challenge' && secondFactor.verify && !verified)) {
+        throw error;
+      }
+      // Verified only when asked for: a retry of a paid request replays before any proof is needed.
+      await secondFactor.verify();
+      verified = true;
+      result = await attempt();
     }
     const judged = evaluation as RiskEvaluation | null;
-    if (judged?.decision === 'allow') await this.#recordQuietly(judged.evaluationId, 'completed');
+    if (judged?.decision === 'allow' && options.outcomeOnCommit !== false) {
+      await this.#recordQuietly(judged.evaluationId, 'completed');
+    }
     return result;
   }
 
@@ -511,7 +533,6 @@ export class WalletService {
       currency: CNY.code,
       ...payment.facts,
       merchantId: input.merchantId,
-      stepUpVerified: payment.stepUpVerified,
     };
     const evaluation = await payment.judge(event);
     return { evaluation, event, holdSeconds: this.#risk.reviewHoldSeconds };
@@ -651,23 +672,23 @@ export class WalletService {
     const limits = await this.#identity.limitsFor(payerId);
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     const { authorization } = input;
-    let stepUpVerified = false;
+    let secondFactor: SecondFactor = { verified: false };
     if (authorization.kind === 'pin') {
       await this.#identity.verifyPaymentPin(payerId, authorization.pin);
-      stepUpVerified = await this.#secondFactorForLargeAmounts(payerId, input.amount, authorization.stepUp);
+      secondFactor = await this.#secondFactor(payerId, input.amount, authorization.stepUp);
     } else if (!this.#paymentCodeCapability || authorization.capability !== this.#paymentCodeCapability) {
       // Only the holder of the issued capability may skip the PIN: anything else is a bug, not a user error.
       throw new Error('payMerchant without a PIN needs the payment-code capability');
     }
     await this.openWallet(payerId);
     const facts = customerFacts(await this.#identity.getCustomer(payerId));
-    return this.#judged((judge) =>
+    return this.#judged(secondFactor, (judge) =>
       this.#db.transaction((tx) =>
         once(tx, `${operation.scope}:${payerId}`, operation.idempotencyKey, operation.request, async () => {
           await this.#lockCustomer(tx, payerId);
           await this.#checkLimits(tx, payerId, input.amount, limits);
           // The payments module judges it where it records the payment (judgeMerchantPayment).
-          this.#merchantPayments.set(tx, { payerId, amount: input.amount, facts, stepUpVerified, judge });
+          this.#merchantPayments.set(tx, { payerId, amount: input.amount, facts, judge });
           try {
             return await operation.run(tx, walletAccountId(payerId));
           } finally {
@@ -704,7 +725,7 @@ export class WalletService {
    * The wallet is credited only when the bank's signed callback or the status query says it succeeded.
    */
   async startTopUp(customerId: string, input: { cardId: string; amount: bigint }, idempotencyKey: string) {
-    return this.#startBankOrder(customerId, 'top_up', { ...input, stepUpVerified: false }, idempotencyKey);
+    return this.#startBankOrder(customerId, 'top_up', { ...input, secondFactor: { verified: false } }, idempotencyKey);
   }
 
   /**
@@ -719,14 +740,14 @@ export class WalletService {
     const limits = await this.#identity.limitsFor(customerId);
     if (input.amount > limits.perTransaction) throw limitExceeded('per_transaction', limits.perTransaction);
     await this.#identity.verifyPaymentPin(customerId, input.pin);
-    const stepUpVerified = await this.#secondFactorForLargeAmounts(customerId, input.amount, input.stepUp);
-    return this.#startBankOrder(customerId, 'withdrawal', { ...input, stepUpVerified }, idempotencyKey);
+    const secondFactor = await this.#secondFactor(customerId, input.amount, input.stepUp);
+    return this.#startBankOrder(customerId, 'withdrawal', { ...input, secondFactor }, idempotencyKey);
   }
 
   async #startBankOrder(
     customerId: string,
     kind: 'top_up' | 'withdrawal',
-    input: { cardId: string; amount: bigint; stepUpVerified: boolean },
+    input: { cardId: string; amount: bigint; secondFactor: SecondFactor },
     idempotencyKey: string,
   ): Promise<StoredResponse<BankOrderView> & { replayed: boolean }> {
     checkAmount(input.amount);
@@ -741,71 +762,66 @@ export class WalletService {
       currency: CNY.code,
       ...customerFacts(await this.#identity.getCustomer(customerId)),
       ...(card.fingerprint ? { cardFingerprint: card.fingerprint } : {}),
-      stepUpVerified: input.stepUpVerified,
     };
 
     const request = { kind, cardId: input.cardId, amount: input.amount };
-    let evaluation: RiskEvaluation | null = null;
-    let stored: StoredResponse<BankOrderView> & { replayed: boolean };
-    try {
-      stored = await this.#db.transaction((tx) =>
-        once(tx, `wallet.${kind}:${customerId}`, idempotencyKey, request, async () => {
-          const id = newId();
-          if (limits) {
-            await this.#lockCustomer(tx, customerId);
-            await this.#checkLimits(tx, customerId, input.amount, limits);
-          }
-          if (evaluation) await this.#recordQuietly(evaluation.evaluationId, 'failed');
-          evaluation = await this.#judge(event);
-          const held = evaluation.decision === 'review';
-          await tx.query(
-            `insert into wallet_bank_orders (id, customer_id, kind, card_id, card_label, amount, currency, status,
+    // The outcome of an allowed order is the bank's: recorded when it answers (applyBankOutcome).
+    const stored = await this.#judged(
+      input.secondFactor,
+      (judge) =>
+        this.#db.transaction((tx) =>
+          once(tx, `wallet.${kind}:${customerId}`, idempotencyKey, request, async () => {
+            const id = newId();
+            if (limits) {
+              await this.#lockCustomer(tx, customerId);
+              await this.#checkLimits(tx, customerId, input.amount, limits);
+            }
+            const evaluation = await judge(event);
+            const held = evaluation.decision === 'review';
+            await tx.query(
+              `insert into wallet_bank_orders (id, customer_id, kind, card_id, card_label, amount, currency, status,
                deadline_at, risk_evaluation_id)
              values ($1, $2, $3, $4, $5, $6, $7, $8, now() + ($9 || ' milliseconds')::interval, $10)`,
-            [
-              id,
-              customerId,
-              kind,
-              input.cardId,
-              `${card.bankName} ${card.last4}`,
-              input.amount.toString(),
-              CNY.code,
-              held ? 'in_review' : 'processing',
-              String(this.#deadlineMs),
-              evaluation.evaluationId,
-            ],
-          );
-          const holds: string[] = [];
-          if (kind === 'withdrawal') {
-            // Held for review: a hold that times out (the review's); otherwise the bank's own hold.
-            const hold = held
-              ? {
-                  ...this.#withdrawalHold(id, customerId, input.amount),
-                  id: transferId(id, 'withdrawal.review-hold'),
-                  timeoutSeconds: this.#risk.reviewHoldSeconds,
-                }
-              : this.#withdrawalHold(id, customerId, input.amount);
-            await this.#post(tx, hold);
-            holds.push(hold.id);
-          }
-          if (held) {
-            await this.#risk.openReview(tx, {
-              evaluation,
-              event,
-              subjectType: `wallet.${kind}`,
-              subjectId: id,
-              holdTransferIds: holds,
-            });
-          }
-          return { status: 202, body: orderView(await this.#loadOrder(tx, id)) };
-        }),
-      );
-    } catch (error) {
-      const judged = evaluation as RiskEvaluation | null;
-      if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
-      throw error;
-    }
-    // The outcome of an allowed order is the bank's: recorded when it answers (applyBankOutcome).
+              [
+                id,
+                customerId,
+                kind,
+                input.cardId,
+                `${card.bankName} ${card.last4}`,
+                input.amount.toString(),
+                CNY.code,
+                held ? 'in_review' : 'processing',
+                String(this.#deadlineMs),
+                evaluation.evaluationId,
+              ],
+            );
+            const holds: string[] = [];
+            if (kind === 'withdrawal') {
+              // Held for review: a hold that times out (the review's); otherwise the bank's own hold.
+              const hold = held
+                ? {
+                    ...this.#withdrawalHold(id, customerId, input.amount),
+                    id: transferId(id, 'withdrawal.review-hold'),
+                    timeoutSeconds: this.#risk.reviewHoldSeconds,
+                  }
+                : this.#withdrawalHold(id, customerId, input.amount);
+              await this.#post(tx, hold);
+              holds.push(hold.id);
+            }
+            if (held) {
+              await this.#risk.openReview(tx, {
+                evaluation,
+                event,
+                subjectType: `wallet.${kind}`,
+                subjectId: id,
+                holdTransferIds: holds,
+              });
+            }
+            return { status: 202, body: orderView(await this.#loadOrder(tx, id)) };
+          }),
+        ),
+      { outcomeOnCommit: false },
+    );
     if (stored.body.status === 'processing') {
       // Outside the transaction: the order exists whatever the bank does. A lost request is found by the
       // poller (status query answers "never received") and sent again with the same request id.
@@ -942,14 +958,16 @@ export class WalletService {
     return { checked: rows.length, applied };
   }
 
-  /** Large outgoing payments need a second factor besides the PIN: an SMS code, the authenticator app or a passkey. */
-  async #secondFactorForLargeAmounts(
-    customerId: string,
-    amount: bigint,
-    stepUp: StepUpProof | undefined,
-  ): Promise<boolean> {
-    // A second factor given with a smaller payment (after a risk challenge) is verified the same way.
-    if (amount < this.#stepUpThreshold && (!stepUp || stepUp.pin !== undefined)) return false;
+  /**
+   * Large outgoing payments need a second factor besides the PIN: an SMS code, the authenticator app or a
+   * passkey, verified now. Below the threshold a second factor given (the answer to a risk challenge) is
+   * verified only if the risk engine asks for it (see #judged).
+   */
+  async #secondFactor(customerId: string, amount: bigint, stepUp: StepUpProof | undefined): Promise<SecondFactor> {
+    if (amount < this.#stepUpThreshold) {
+      if (!stepUp || stepUp.pin !== undefined) return { verified: false };
+      return { verified: false, verify: () => this.#identity.requireStepUp(customerId, stepUp) };
+    }
     if (!stepUp || stepUp.pin !== undefined) {
       throw new WalletError({
         code: 'step_up_required',
@@ -960,7 +978,7 @@ export class WalletService {
       });
     }
     await this.#identity.requireStepUp(customerId, stepUp);
-    return true;
+    return { verified: true };
   }
 
   /** The customer's posted balance: what must be zero before the account can close. */
@@ -1068,7 +1086,6 @@ interface MerchantPaymentInProgress {
   payerId: string;
   amount: bigint;
   facts: Pick<RiskEvent, 'accountClass' | 'phone'>;
-  stepUpVerified: boolean;
   judge: (event: RiskEvent) => Promise<RiskEvaluation>;
 }
 
@@ -1087,11 +1104,27 @@ function customerFacts(customer: {
  * A challenge or a denial, with the reasons in the caller's language: a challenge asks for a second factor
  * (401 `step_up_required`, the request repeated with `stepUp`), a denial refuses (422 `risk_denied`).
  */
-export function riskRefusal(evaluation: RiskEvaluation, locale: 'zh-CN' | 'en'): WalletError {
+/** A second factor for this request: verified already, or verifiable if the risk engine asks for one. */
+interface SecondFactor {
+  verified: boolean;
+  verify?: () => Promise<void>;
+}
+
+/** The risk engine's challenge or denial of a movement. */
+export class RiskRefusal extends WalletError {
+  constructor(
+    readonly decision: 'challenge' | 'deny',
+    options: ConstructorParameters<typeof WalletError>[0],
+  ) {
+    super(options);
+  }
+}
+
+export function riskRefusal(evaluation: RiskEvaluation, locale: 'zh-CN' | 'en'): RiskRefusal {
   const reasons = evaluation.reasons.map((reason) => ({ code: reason.code, text: reason.text[locale] }));
   const texts = reasons.map((reason) => reason.text).join(' ');
   if (evaluation.decision === 'challenge') {
-    return new WalletError({
+    return new RiskRefusal('challenge', {
       code: 'step_up_required',
       status: 401,
       title: 'Confirmation required',
@@ -1099,7 +1132,7 @@ export function riskRefusal(evaluation: RiskEvaluation, locale: 'zh-CN' | 'en'):
       extensions: { reasons },
     });
   }
-  return new WalletError({
+  return new RiskRefusal('deny', {
     code: 'risk_denied',
     status: 422,
     title: 'Payment refused',
