@@ -4991,8 +4991,11 @@ export interface paths {
                 method: 'static_qr' | 'dynamic_qr' | 'checkout' | 'payment_code';
                 orderId: string | null;
                 refundedAmount: number;
-                /** @enum {string} */
-                status: 'succeeded' | 'processing';
+                /**
+                 * @description `in_review`: held by the risk engine until an analyst decides; `failed`: rejected or expired
+                 * @enum {string}
+                 */
+                status: 'succeeded' | 'processing' | 'in_review' | 'failed';
               }[];
               nextCursor: string | null;
             };
@@ -10781,8 +10784,11 @@ export interface components {
       id: string;
       /** @description The merchant payment (method payment_code) once succeeded */
       paymentId: string | null;
-      /** @enum {string} */
-      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
+      /**
+       * @description `in_review`: paid, but the risk engine holds the money for an analyst (then `succeeded`, or `failed` with nothing paid)
+       * @enum {string}
+       */
+      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired' | 'in_review' | 'failed';
     };
     PaymentCodeChargeInput: {
       amount: number;
@@ -10793,8 +10799,11 @@ export interface components {
       id: string;
       /** @description The merchant payment (method payment_code) once succeeded */
       paymentId: string | null;
-      /** @enum {string} */
-      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
+      /**
+       * @description `in_review`: paid, but the risk engine holds the money for an analyst (then `succeeded`, or `failed` with nothing paid)
+       * @enum {string}
+       */
+      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired' | 'in_review' | 'failed';
     };
     PaymentCodeConfirmation: {
       amount: number;
@@ -10808,8 +10817,11 @@ export interface components {
       note: string | null;
       /** @description The merchant payment (method payment_code) once succeeded */
       paymentId: string | null;
-      /** @enum {string} */
-      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
+      /**
+       * @description `in_review`: paid, but the risk engine holds the money for an analyst (then `succeeded`, or `failed` with nothing paid)
+       * @enum {string}
+       */
+      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired' | 'in_review' | 'failed';
     };
     PaymentCodeConfirmationInput: {
       amount: number;
@@ -10823,8 +10835,11 @@ export interface components {
       note: string | null;
       /** @description The merchant payment (method payment_code) once succeeded */
       paymentId: string | null;
-      /** @enum {string} */
-      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired';
+      /**
+       * @description `in_review`: paid, but the risk engine holds the money for an analyst (then `succeeded`, or `failed` with nothing paid)
+       * @enum {string}
+       */
+      status: 'succeeded' | 'awaiting_confirmation' | 'declined' | 'expired' | 'in_review' | 'failed';
     };
     PaymentCodeEnrolment: {
       /** @constant */
