@@ -471,8 +471,7 @@ export class WalletService {
       try {
         return await work(judge);
       } catch (error) {
-        const judged = evaluation as RiskEvaluation | null;
-        if (judged) await this.#recordQuietly(judged.evaluationId, 'failed');
+        if (evaluation) await this.#recordQuietly(evaluation.evaluationId, 'failed');
         evaluation = null;
         throw error;
       }
