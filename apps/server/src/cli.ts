@@ -14,6 +14,7 @@ import { DataCipher } from './platform/crypto.js';
 import { describeDatabase, openConfiguredDatabase } from './platform/database.js';
 import { formatReencryptReport, reencryptAll } from './platform/key-rotation.js';
 import { createSmsSender } from './platform/sms.js';
+import { isBusinessDate } from './modules/payments/index.js';
 import { buildServices } from './services.js';
 
 const USAGE = `Usage: yika <command>
@@ -189,8 +190,10 @@ async function runCli(args: readonly string[], io: Output = console_): Promise<n
     io.out(configReferenceMarkdown());
     return 0;
   }
-  if (date !== undefined && name !== 'settlement:verify') {
-    io.err('--date applies only to settlement:verify');
+  if (date !== undefined && (name !== 'settlement:verify' || !isBusinessDate(date))) {
+    io.err(
+      name === 'settlement:verify' ? '--date takes a date YYYY-MM-DD' : '--date applies only to settlement:verify',
+    );
     io.err(USAGE);
     return 2;
   }

@@ -41,7 +41,7 @@ export {
   type RunReport as SettlementRunReport,
 } from './settlement.service.js';
 export { ReportingService, type MerchantSummary, type PaymentFilters } from './reporting.service.js';
-export type { BusinessCalendar } from './settlement.dates.js';
+export { isBusinessDate, type BusinessCalendar } from './settlement.dates.js';
 
 /** What `yika keys:reencrypt` re-encrypts in this module; contexts as the services encrypt them. */
 export const paymentsEncryptedColumns: readonly EncryptedColumn[] = [

@@ -33,6 +33,7 @@ import {
   businessDateWindow,
   formatLocal,
   latestSettleableDate,
+  settlementDueAt,
   type BusinessCalendar,
 } from './settlement.dates.js';
 import {
@@ -370,6 +371,16 @@ export class SettlementService {
   async settle(merchantId: string, date: string): Promise<SettlementView> {
     const existing = await this.#batchOf(this.#db, merchantId, date);
     if (existing) return batchView(existing);
+    // An open window would miss later postings (and the payout hold itself would fall inside it).
+    const dueAt = settlementDueAt(this.#calendar, date, this.#graceMs);
+    if (this.#now().getTime() < dueAt) {
+      throw problem(
+        'settlement_not_due',
+        409,
+        'Not due yet',
+        `Business date ${date} can be settled from ${new Date(dueAt).toISOString()}.`,
+      );
+    }
     const settlementAccount = this.#merchants.settlementAccountId(merchantId);
     const previous = await this.#previousBatch(this.#db, merchantId, date);
     const window = businessDateWindow(this.#calendar, date);

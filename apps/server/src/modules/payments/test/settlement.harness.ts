@@ -4,6 +4,7 @@
  * an API key, and the merchant's settlement card verified through the bank's SMS code.
  */
 import { buildBankSim } from '@yika/bank-sim';
+import type { Database } from '@yika/db';
 import { accountIdFor, newId } from '@yika/ledger';
 import type { InjectOptions } from 'fastify';
 import { expect } from 'vitest';
@@ -44,10 +45,13 @@ export interface SettlementHarness {
   close(): Promise<void>;
 }
 
-export async function openSettlementHarness(env: Record<string, string> = {}): Promise<SettlementHarness> {
+export async function openSettlementHarness(
+  env: Record<string, string> = {},
+  options: { db?: Database } = {},
+): Promise<SettlementHarness> {
   const sim = buildBankSim({ logLevel: false, apiKey: BANK_KEY, callbackSecret: BANK_CALLBACK_SECRET });
   const simUrl = await sim.listen({ host: '127.0.0.1', port: 0 });
-  const db = await openMigratedDatabase();
+  const db = options.db ?? (await openMigratedDatabase());
   const fixture = await buildTestApp({
     db,
     env: {
@@ -122,7 +126,12 @@ export async function openSettlementHarness(env: Record<string, string> = {}): P
         payload: { decision: 'approve' },
       });
       expect(approved.statusCode, approved.body).toBe(200);
-      const key = await app.inject({ method: 'POST', url: `/v1/ops/merchants/${id}/api-keys`, headers: ops, payload: {} });
+      const key = await app.inject({
+        method: 'POST',
+        url: `/v1/ops/merchants/${id}/api-keys`,
+        headers: ops,
+        payload: {},
+      });
       expect(key.statusCode, key.body).toBe(201);
       return { id, headers: { authorization: `Bearer ${key.json<{ secret: string }>().secret}` } };
     },
@@ -176,7 +185,7 @@ export async function openSettlementHarness(env: Record<string, string> = {}): P
     },
     async close() {
       await fixture.close();
-      await db.close();
+      if (!options.db) await db.close();
       await sim.close();
     },
   };
