@@ -348,6 +348,7 @@ const zhCN = {
     decline: '不是我，拒绝付款',
     paid: '付款成功',
     declined: '已拒绝这笔付款',
+    inReview: '付款审核中：资金已冻结，审核通过后付给商户，未通过则退回',
   },
   checkout: {
     title: '一卡收银台',
@@ -776,6 +777,7 @@ const en: Messages = {
     decline: 'Not me: decline',
     paid: 'Paid',
     declined: 'Payment declined',
+    inReview: 'Under review: the money is held, paid to the merchant once approved, returned if not',
   },
   checkout: {
     title: 'Yika Checkout',

@@ -183,6 +183,8 @@ const zhCN = {
       awaiting_confirmation: '等待顾客确认',
       declined: '顾客已拒绝',
       expired: '已超时，请重新收款',
+      in_review: '风控审核中：通过后入账',
+      failed: '审核未通过，款项已退回顾客',
     },
   },
   settlements: {
@@ -518,6 +520,8 @@ const en: Words<typeof zhCN> = {
       awaiting_confirmation: 'Waiting for the customer',
       declined: 'Declined by the customer',
       expired: 'Timed out: charge again',
+      in_review: 'Under risk review: credited once approved',
+      failed: 'Not approved: the money went back to the customer',
     },
   },
   settlements: {

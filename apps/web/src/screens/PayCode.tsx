@@ -270,11 +270,13 @@ function Confirmations() {
 function DoneSheet(props: { charge: Confirmation; outcome: 'paid' | 'declined'; onClose: () => void }) {
   const { t } = useTranslation();
   const format = useFormat();
+  // A payment the risk engine holds is not paid yet: it says so rather than "paid".
+  const held = props.outcome === 'paid' && props.charge.status === 'in_review';
   return (
     <div data-testid="paycode-done" data-outcome={props.outcome}>
       <Result
-        status={props.outcome === 'paid' ? 'success' : 'info'}
-        title={props.outcome === 'paid' ? t('paycode.paid') : t('paycode.declined')}
+        status={held ? 'waiting' : props.outcome === 'paid' ? 'success' : 'info'}
+        title={held ? t('paycode.inReview') : props.outcome === 'paid' ? t('paycode.paid') : t('paycode.declined')}
         description={`${props.charge.merchantName} · ${format.money(props.charge.amount)}`}
       />
       <Button block color="primary" onClick={props.onClose} data-testid="paycode-done-close">

@@ -180,6 +180,8 @@ function ChargeResult({ charge, onNext }: { charge: PaymentCodeCharge; onNext: (
     awaiting_confirmation: 'info',
     declined: 'error',
     expired: 'warning',
+    in_review: 'info',
+    failed: 'error',
   } as const;
   return (
     <Result
