@@ -96,6 +96,30 @@ describe('the payments list', { timeout: 120_000 }, () => {
     expect(await ids(`to=${encodeURIComponent(future)}&method=static_qr&status=refunded`)).toEqual([paid[0]]);
   });
 
+  it("shows a store-bound staff member only that store's payments", async () => {
+    // A store is known for payments taken at a cashier (payment-code charges carry it).
+    const storeId = '0190a000-0000-7000-8000-00000000beef';
+    await harness.fixture.db.query(
+      `insert into payment_code_charges (id, merchant_id, customer_id, enrolment_id, store_id, amount, currency, status,
+         payment_id, expires_at, created_at)
+       values ($1, $2, $3, $4, $5, 4000, 'CNY', 'succeeded', $6, now(), now())`,
+      [
+        '0190a000-0000-7000-8000-0000000c0de1',
+        shop.id,
+        '0190a000-0000-7000-8000-00000000c057',
+        '0190a000-0000-7000-8000-0000000e0e01',
+        storeId,
+        paid[2],
+      ],
+    );
+    const reporting = harness.fixture.services.reporting;
+    const page = await reporting.payments(shop.id, { storeId });
+    expect(page.items.map((item) => item.id)).toEqual([paid[2]]);
+    const summary = await reporting.summary(shop.id, 1, storeId);
+    expect(summary.today).toEqual({ amount: 4_000, count: 1 });
+    expect((await reporting.payments(shop.id, { storeId: null })).items).toHaveLength(4);
+  });
+
   it('answers bad filters and a forged cursor with problems', async () => {
     const cursor = await list(shop, 'cursor=bm90LWEtY3Vyc29y');
     expect(cursor.statusCode).toBe(400);

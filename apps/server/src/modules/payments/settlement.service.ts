@@ -323,14 +323,16 @@ export class SettlementService {
     report.polled = await this.pollPayouts();
     report.retried = await this.retryFailedPayouts();
     const latest = latestSettleableDate(this.#calendar, this.#now().getTime(), this.#graceMs);
+    // Merchants with a date to settle: their last batch is older than `latest`, or they have none yet and
+    // took a payment before `latest` closed (so merchants with only today's payments take no place).
     const { rows } = await this.#db.query<{ merchant_id: string; last_date: string | null }>(
-      `select p.merchant_id, to_char(max(b.business_date), 'YYYY-MM-DD') as last_date
-       from (select distinct merchant_id from merchant_payments) p
-       left join settlement_batches b on b.merchant_id = p.merchant_id
-       group by p.merchant_id
-       having max(b.business_date) is null or max(b.business_date) < $1::date
+      `select p.merchant_id, to_char(b.last_date, 'YYYY-MM-DD') as last_date
+       from (select merchant_id, min(created_at) as first_at from merchant_payments group by merchant_id) p
+       left join (select merchant_id, max(business_date) as last_date from settlement_batches group by merchant_id) b
+         on b.merchant_id = p.merchant_id
+       where (b.last_date is null and p.first_at < $3) or b.last_date < $1::date
        order by p.merchant_id limit $2`,
-      [latest, SETTLEMENT_MERCHANTS_PER_RUN_MAX],
+      [latest, SETTLEMENT_MERCHANTS_PER_RUN_MAX, new Date(businessDateWindow(this.#calendar, latest).endMs)],
     );
     for (const row of rows) {
       try {
