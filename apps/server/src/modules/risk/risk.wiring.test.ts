@@ -582,6 +582,34 @@ describe('risk decisions on every movement', () => {
       expect(events.rows[0]!.event.cardFingerprint).toMatch(/\S{16,}/);
     });
 
+    it('a top-up in review waits unsent (nothing to hold), then goes to the bank on approval; rejected, it fails', async () => {
+      const customer = await harness.newCustomer();
+      const card = await bindCard(customer);
+      const held = await h.post(customer, '/v1/wallet/top-ups', { cardId: card, amount: REVIEW });
+      expect(held.statusCode, held.body).toBe(202);
+      expect(held.json()).toMatchObject({ status: 'in_review' });
+      const id = held.json<{ id: string }>().id;
+      expect(await h.wallet(customer)).toEqual({ posted: 0n, debitsPending: 0n, creditsPending: 0n });
+      const review = await h.reviewOf(id);
+      expect(review).toMatchObject({ amount: REVIEW });
+      expect((await h.ops('POST', `/v1/ops/risk/reviews/${review.id}/approve`, { analyst: 'a' })).statusCode).toBe(200);
+      expect(await settled(customer, id)).toMatchObject({ status: 'succeeded' });
+      expect(await h.wallet(customer)).toEqual({ posted: BigInt(REVIEW), debitsPending: 0n, creditsPending: 0n });
+      expect(await h.outcomeOf(review.evaluationId)).toBe('completed');
+
+      const second = await h.post(customer, '/v1/wallet/top-ups', { cardId: card, amount: REVIEW });
+      const secondId = second.json<{ id: string }>().id;
+      const secondReview = await h.reviewOf(secondId);
+      const rejected = await h.ops('POST', `/v1/ops/risk/reviews/${secondReview.id}/reject`, {
+        analyst: 'a',
+        reason: 'card reported stolen',
+      });
+      expect(rejected.statusCode, rejected.body).toBe(200);
+      expect(await order(customer, secondId)).toMatchObject({ status: 'failed', failureReason: 'risk_rejected' });
+      expect(await h.wallet(customer)).toEqual({ posted: BigInt(REVIEW), debitsPending: 0n, creditsPending: 0n });
+      expect(await h.outcomeOf(secondReview.evaluationId)).toBe('failed');
+    });
+
     it('deny and challenge are refused before anything is held', async () => {
       const customer = await harness.newCustomer(50_000n);
       const card = await bindCard(customer);
