@@ -240,17 +240,19 @@ export class ReportingService {
   }
 
   #instant(value: string, what: 'from' | 'to'): Date {
-    if (isBusinessDate(value)) {
+    const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
+    // Date.parse is lenient with dates (2030-02-30 is 2 March): a date must exist on the calendar.
+    let ms = dateOnly && !isBusinessDate(value) ? Number.NaN : Date.parse(value);
+    if (dateOnly && inRange(ms)) {
       const window = businessDateWindow(this.#calendar, value);
-      return new Date(what === 'from' ? window.startMs : window.endMs);
+      ms = what === 'from' ? window.startMs : window.endMs;
     }
-    const ms = Date.parse(value);
-    if (Number.isNaN(ms)) {
+    if (!inRange(ms)) {
       throw new ReportingError({
         code: 'date_invalid',
         status: 400,
         title: 'Invalid date',
-        detail: `\`${what}\` must be a date YYYY-MM-DD or an ISO 8601 instant.`,
+        detail: `\`${what}\` must be a date YYYY-MM-DD or an ISO 8601 instant, between 1970 and 9000.`,
       });
     }
     return new Date(ms);
@@ -279,6 +281,13 @@ export class ReportingService {
   }
 }
 
+/** Instants the database takes without complaint: from 1970 to the year 9000. */
+const INSTANT_MAX_MS = Date.UTC(9000, 0, 1);
+
+function inRange(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= 0 && ms < INSTANT_MAX_MS;
+}
+
 function refundState(amount: number, refunded: number): RefundState {
   if (refunded === 0) return 'succeeded';
   return refunded >= amount ? 'refunded' : 'partially_refunded';
@@ -300,6 +309,8 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
     parsed.length !== 2 ||
     typeof parsed[0] !== 'string' ||
     !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(parsed[0]) ||
+    !inRange(Date.parse(parsed[0])) ||
+    new Date(Date.parse(parsed[0])).toISOString().slice(0, 19) !== parsed[0].slice(0, 19) ||
     typeof parsed[1] !== 'string' ||
     !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(parsed[1])
   ) {

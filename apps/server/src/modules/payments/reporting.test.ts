@@ -124,7 +124,18 @@ describe('the payments list', { timeout: 120_000 }, () => {
     const cursor = await list(shop, 'cursor=bm90LWEtY3Vyc29y');
     expect(cursor.statusCode).toBe(400);
     expect(cursor.json<{ code: string }>().code).toBe('cursor_invalid');
-    for (const query of ['from=yesterday', 'status=lost', 'method=cash', 'limit=0', 'limit=101']) {
+    const forged = Buffer.from(JSON.stringify(['2030-13-45T00:00:00.000000Z', paid[0]])).toString('base64url');
+    expect((await list(shop, `cursor=${forged}`)).statusCode).toBe(400);
+    for (const query of [
+      'from=yesterday',
+      'from=0000-01-01',
+      'to=9999-12-31',
+      'from=2030-02-30',
+      'status=lost',
+      'method=cash',
+      'limit=0',
+      'limit=101',
+    ]) {
       const response = await list(shop, query);
       expect(response.statusCode, query).toBe(400);
       expect(response.headers['content-type']).toContain('application/problem+json');
