@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { requireCustomer } from '../../platform/auth.js';
 import type { BankPaymentOutcome } from '../../platform/bank.js';
 import { DomainError, problemSchema } from '../../platform/errors.js';
+import { queryInteger } from '../../platform/query.js';
 import { requireIdempotencyKey, sendOnce } from '../../platform/idempotency.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { stepUpProofSchema } from '../identity/index.js';
@@ -191,7 +192,7 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
         tags: ['wallet'],
         summary: 'Every movement, newest first, with the balance after it',
         querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(MOVEMENTS_PAGE_MAX).default(20),
+          limit: queryInteger(1, MOVEMENTS_PAGE_MAX).default(20),
           cursor: z.string().max(200).optional(),
           type: z
             .string()
@@ -200,8 +201,8 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
             .describe(`Comma-separated: ${MOVEMENT_TYPES.join(', ')}`),
           from: z.iso.datetime({ offset: true }).optional(),
           to: z.iso.datetime({ offset: true }).optional(),
-          minAmount: z.coerce.number().int().min(0).max(Number(AMOUNT_MAX)).optional(),
-          maxAmount: z.coerce.number().int().min(0).max(Number(AMOUNT_MAX)).optional(),
+          minAmount: queryInteger(0, Number(AMOUNT_MAX)).optional(),
+          maxAmount: queryInteger(0, Number(AMOUNT_MAX)).optional(),
         }),
         response: {
           200: z.object({ movements: z.array(movementSchema), nextCursor: z.string().nullable() }),
