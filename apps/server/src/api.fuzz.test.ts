@@ -151,9 +151,13 @@ function outOfBounds(schema: JsonSchema): fc.Arbitrary<unknown> | null {
     options.push(fc.string({ maxLength: schema.minLength - 1 }));
   }
   const max = schema.maximum ?? schema.exclusiveMaximum;
-  if (max !== undefined && max < Number.MAX_SAFE_INTEGER) options.push(fc.bigInt({ min: BigInt(Math.ceil(max)) + 1n, max: BigInt(Math.ceil(max)) + 10n ** 15n }).map(Number));
+  if (max !== undefined && max < Number.MAX_SAFE_INTEGER)
+    options.push(fc.bigInt({ min: BigInt(Math.ceil(max)) + 1n, max: BigInt(Math.ceil(max)) + 10n ** 15n }).map(Number));
   const min = schema.minimum ?? schema.exclusiveMinimum;
-  if (min !== undefined && min > Number.MIN_SAFE_INTEGER) options.push(fc.bigInt({ min: BigInt(Math.floor(min)) - 10n ** 15n, max: BigInt(Math.floor(min)) - 1n }).map(Number));
+  if (min !== undefined && min > Number.MIN_SAFE_INTEGER)
+    options.push(
+      fc.bigInt({ min: BigInt(Math.floor(min)) - 10n ** 15n, max: BigInt(Math.floor(min)) - 1n }).map(Number),
+    );
   if (schema.enum && schema.enum.every((value) => typeof value === 'string')) {
     options.push(hostileString.filter((value) => !schema.enum!.includes(value)));
   }
@@ -166,9 +170,10 @@ function filler(schema: JsonSchema, components: Record<string, JsonSchema>, dept
   const resolved = resolve(schema, components);
   if (resolved.enum && resolved.enum.length > 0) return fc.constantFrom(...resolved.enum);
   const variants = resolved.anyOf ?? resolved.oneOf;
-  if (variants && variants.length > 0) return fc.oneof(...variants.map((variant) => filler(variant, components, depth)));
+  if (variants && variants.length > 0)
+    return fc.oneof(...variants.map((variant) => filler(variant, components, depth)));
   const [type] = types(resolved);
-  switch (type) {
+  switch (type ?? '') {
     case 'string':
       return resolved.format === 'uuid' ? fc.uuid() : hostileString;
     case 'integer':
@@ -178,11 +183,15 @@ function filler(schema: JsonSchema, components: Record<string, JsonSchema>, dept
     case 'boolean':
       return fc.boolean();
     case 'array':
-      return depth > 2 ? fc.constant([]) : fc.array(filler(resolved.items ?? {}, components, depth + 1), { maxLength: 3 });
+      return depth > 2
+        ? fc.constant([])
+        : fc.array(filler(resolved.items ?? {}, components, depth + 1), { maxLength: 3 });
     case 'object': {
       if (depth > 2) return fc.constant({});
       const properties = Object.entries(resolved.properties ?? {});
-      return fc.record(Object.fromEntries(properties.map(([name, property]) => [name, filler(property, components, depth + 1)])));
+      return fc.record(
+        Object.fromEntries(properties.map(([name, property]) => [name, filler(property, components, depth + 1)])),
+      );
     }
     default:
       return anyJson;
@@ -194,12 +203,13 @@ function invalidBodies(schema: JsonSchema, components: Record<string, JsonSchema
   const resolved = resolve(schema, components);
   const base = filler(resolved, components) as fc.Arbitrary<Record<string, unknown>>;
   const bodies: fc.Arbitrary<[string, string]>[] = [
-    fc.constantFrom('{', '{"a":', '[1,2', 'null,', '{"amount": 1e}', '\u0000', '{"__proto__": {"x": 1}, ').map(
-      (text): [string, string] => ['malformed JSON', text],
-    ),
+    fc
+      .constantFrom('{', '{"a":', '[1,2', 'null,', '{"amount": 1e}', '\u0000', '{"__proto__": {"x": 1}, ')
+      .map((text): [string, string] => ['malformed JSON', text]),
   ];
   const topWrong = wrongType(resolved);
-  if (topWrong) bodies.push(topWrong.map((value): [string, string] => ['body of the wrong type', JSON.stringify(value)]));
+  if (topWrong)
+    bodies.push(topWrong.map((value): [string, string] => ['body of the wrong type', JSON.stringify(value)]));
   if (!types(resolved).includes('object')) return bodies;
   for (const required of resolved.required ?? []) {
     bodies.push(
@@ -218,10 +228,9 @@ function invalidBodies(schema: JsonSchema, components: Record<string, JsonSchema
     ] as const) {
       if (!arbitrary) continue;
       bodies.push(
-        fc.tuple(base, arbitrary).map(([value, bad]): [string, string] => [
-          `${name}: ${fault}`,
-          JSON.stringify({ ...value, [name]: bad }),
-        ]),
+        fc
+          .tuple(base, arbitrary)
+          .map(([value, bad]): [string, string] => [`${name}: ${fault}`, JSON.stringify({ ...value, [name]: bad })]),
       );
     }
   }
@@ -306,7 +315,10 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
     ];
 
     const document = (await app.inject({ url: '/openapi.json' })).json<{
-      paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>>;
+      paths: Record<
+        string,
+        Record<string, { parameters?: Parameter[]; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>
+      >;
       components?: { schemas?: Record<string, JsonSchema> };
     }>();
     components = document.components?.schemas ?? {};
@@ -316,14 +328,20 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
       for (const [method, operation] of Object.entries(methods)) {
         const parameters = operation.parameters ?? [];
         const probeUrl = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
-        const probe = await app.inject({ method: method.toUpperCase() as Operation['method'], url: probeUrl, payload: {} });
+        const probe = await app.inject({
+          method: method.toUpperCase() as Operation['method'],
+          url: probeUrl,
+          payload: {},
+        });
         operations.push({
           method: method.toUpperCase() as Operation['method'],
           path,
           parameters,
           body: operation.requestBody?.content['application/json']?.schema ?? null,
           requiresAuth: probe.statusCode === 401,
-          takesIdempotencyKey: parameters.some((parameter) => parameter.in === 'header' && parameter.name === 'idempotency-key'),
+          takesIdempotencyKey: parameters.some(
+            (parameter) => parameter.in === 'header' && parameter.name === 'idempotency-key',
+          ),
         });
       }
     }
@@ -338,7 +356,14 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
   function arbitraryCase(operation: Operation): fc.Arbitrary<FuzzCase> {
     const pathParameters = [...operation.path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1]!);
     const queryParameters = operation.parameters.filter((parameter) => parameter.in === 'query');
-    const faults: fc.Arbitrary<{ fault: string; actor?: Actor; path?: Record<string, string>; query?: string; body?: string; dropKey?: boolean }>[] = [];
+    const faults: fc.Arbitrary<{
+      fault: string;
+      actor?: Actor;
+      path?: Record<string, string>;
+      query?: string;
+      body?: string;
+      dropKey?: boolean;
+    }>[] = [];
     const signedIn = actors.filter((actor) => ['alice', 'bob', 'shop', 'otherShop', 'ops'].includes(actor.name));
     const unauthenticated = actors.filter((actor) => ['nobody', 'forged', 'malformed'].includes(actor.name));
 
@@ -346,10 +371,17 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
       faults.push(fc.constantFrom(...unauthenticated).map((actor) => ({ fault: `auth: ${actor.name}`, actor })));
     }
     if (operation.body) {
-      faults.push(fc.oneof(...invalidBodies(operation.body, components)).map(([fault, body]) => ({ fault: `body ${fault}`, body })));
+      faults.push(
+        fc
+          .oneof(...invalidBodies(operation.body, components))
+          .map(([fault, body]) => ({ fault: `body ${fault}`, body })),
+      );
     }
     if (pathParameters.length > 0) {
-      const bad = fc.oneof(hostileString.filter((value) => value.length > 0), fc.constantFrom('0', '-1', 'null', '%2e%2e', "1'or'1'='1"));
+      const bad = fc.oneof(
+        hostileString.filter((value) => value.length > 0),
+        fc.constantFrom('0', '-1', 'null', '%2e%2e', "1'or'1'='1"),
+      );
       faults.push(
         fc.tuple(fc.constantFrom(...pathParameters), bad).map(([name, value]) => ({
           fault: `path ${name}`,
@@ -359,24 +391,40 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
       if (!SHAREABLE.has(`${operation.method} ${operation.path}`)) {
         // Another party's id, asked for by someone else: must be refused as unknown (or forbidden).
         faults.push(
-          fc.tuple(fc.constantFrom(...owned), fc.constantFrom(...signedIn), fc.constantFrom(...pathParameters))
+          fc
+            .tuple(fc.constantFrom(...owned), fc.constantFrom(...signedIn), fc.constantFrom(...pathParameters))
             .filter(([item, actor]) => !item.owners.includes(actor.name))
-            .map(([item, actor, name]) => ({ fault: `${item.owners[0]}'s id as ${actor.name}`, actor, path: { [name]: item.id } })),
+            .map(([item, actor, name]) => ({
+              fault: `${item.owners[0]}'s id as ${actor.name}`,
+              actor,
+              path: { [name]: item.id },
+            })),
         );
       }
     }
     for (const parameter of queryParameters) {
       const schema = parameter.schema ? resolve(parameter.schema, components) : {};
       const bad = outOfBounds(schema);
-      const badType = types(schema).some((type) => type === 'integer' || type === 'number') ? fc.constantFrom('abc', '1e999', '', '0x10', '-') : null;
+      const badType = types(schema).some((type) => type === 'integer' || type === 'number')
+        ? fc.constantFrom('abc', '1e999', '', '0x10', '-')
+        : null;
       for (const arbitrary of [bad, badType]) {
         if (arbitrary) {
-          faults.push(arbitrary.map((value) => ({ fault: `query ${parameter.name}`, query: `${parameter.name}=${encodeHostile(String(value))}` })));
+          faults.push(
+            arbitrary.map((value) => ({
+              fault: `query ${parameter.name}`,
+              query: `${parameter.name}=${encodeHostile(String(value))}`,
+            })),
+          );
         }
       }
     }
     if (operation.takesIdempotencyKey) {
-      faults.push(fc.constantFrom('missing', 'overlong', 'empty').map((kind) => ({ fault: `idempotency key ${kind}`, dropKey: true, query: kind })));
+      faults.push(
+        fc
+          .constantFrom('missing', 'overlong', 'empty')
+          .map((kind) => ({ fault: `idempotency key ${kind}`, dropKey: true, query: kind })),
+      );
     }
     if (faults.length === 0) throw new Error(`no fault applies to ${operation.method} ${operation.path}`);
 
@@ -405,7 +453,13 @@ describe('every route refuses hostile input with a 4xx problem and changes nothi
         }
         // A body-less fault on a route with a body still needs something that is not the fault itself.
         if (operation.body && fault.body === undefined) payload = JSON.stringify({});
-        return { url, method: operation.method, headers, ...(payload !== undefined ? { payload } : {}), fault: fault.fault };
+        return {
+          url,
+          method: operation.method,
+          headers,
+          ...(payload !== undefined ? { payload } : {}),
+          fault: fault.fault,
+        };
       });
   }
 
