@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemSchema } from '../../platform/errors.js';
+import { queryInteger } from '../../platform/query.js';
 import type { AuditActor } from '../../platform/audit.js';
 import { requireCustomer, SESSION_COOKIE } from '../../platform/auth.js';
 import { merchantGuard, merchantOf, requireOpsToken } from '../../platform/merchant-auth.js';
@@ -336,7 +337,7 @@ export const merchantsRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
       schema: {
         tags: ['merchant'],
         summary: 'Recent webhook deliveries with every attempt',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) }),
+        querystring: z.object({ limit: queryInteger(1, 100).default(50) }),
         response: { 200: z.object({ deliveries: z.array(deliverySchema) }), ...errors },
       },
     },

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemSchema } from '../../platform/errors.js';
+import { queryInteger } from '../../platform/query.js';
 import { merchantGuard, merchantOf } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { PAYMENTS_PAGE_MAX, REPORT_DAYS_MAX, type PaymentFilters } from './reporting.service.js';
@@ -60,7 +61,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
       schema: {
         tags: ['merchant'],
         summary: 'Takings per business date (today last) and today so far',
-        querystring: z.object({ days: z.coerce.number().int().min(1).max(REPORT_DAYS_MAX).default(30) }),
+        querystring: z.object({ days: queryInteger(1, REPORT_DAYS_MAX).default(30) }),
         response: {
           200: z.object({
             currency: z.string(),
@@ -93,7 +94,7 @@ export const reportingRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app,
         summary: 'Payments, newest first, filtered, a page at a time',
         querystring: filters.extend({
           cursor: z.string().max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(PAYMENTS_PAGE_MAX).default(50),
+          limit: queryInteger(1, PAYMENTS_PAGE_MAX).default(50),
         }),
         response: { 200: z.object({ items: z.array(paymentItem), nextCursor: z.string().nullable() }), ...errors },
       },

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { BankPaymentOutcome } from '../../platform/bank.js';
 import { DomainError, problemSchema } from '../../platform/errors.js';
+import { queryInteger } from '../../platform/query.js';
 import { merchantGuard, merchantOf } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { BATCH_LIST_LIMIT_MAX } from './settlement.service.js';
@@ -120,7 +121,7 @@ export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app
       schema: {
         tags: ['merchant'],
         summary: 'Settlements by business date, newest first (T+1, net of refunds and fees)',
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(BATCH_LIST_LIMIT_MAX).default(30) }),
+        querystring: z.object({ limit: queryInteger(1, BATCH_LIST_LIMIT_MAX).default(30) }),
         response: { 200: z.object({ items: z.array(settlementSchema) }), ...errors },
       },
     },

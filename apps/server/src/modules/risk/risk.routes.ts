@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemSchema } from '../../platform/errors.js';
+import { queryInteger } from '../../platform/query.js';
 import { requireOpsToken } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
 import { REVIEWS_PAGE_MAX } from './risk.reviews.js';
@@ -62,7 +63,7 @@ export const riskRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { se
         description,
         querystring: z.object({
           status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
-          limit: z.coerce.number().int().min(1).max(REVIEWS_PAGE_MAX).default(50),
+          limit: queryInteger(1, REVIEWS_PAGE_MAX).default(50),
           cursor: z.string().max(200).optional(),
         }),
         response: {
