@@ -289,16 +289,25 @@ describe('risk decisions on every movement', () => {
       );
       expect(rows).toEqual([]);
       await harness.fixture.services.risk.flush();
-      const events = await harness.fixture.db.query<{ decision: string; outcome: string; event: { ip?: string } }>(
-        `select decision, outcome, event from risk_events where customer_id = $1 and kind = 'p2p_transfer'`,
-        [payer.customerId],
-      );
+      const events = await harness.fixture.db.query<{
+        decision: string;
+        outcome: string;
+        event: { ip?: string; deviceId?: string; phone?: string; accountClass?: string; counterpartyPhone?: string };
+      }>(`select decision, outcome, event from risk_events where customer_id = $1 and kind = 'p2p_transfer'`, [
+        payer.customerId,
+      ]);
       expect(events.rows.map((row) => [row.decision, row.outcome])).toEqual([
         ['deny', 'failed'],
         ['deny', 'failed'],
       ]);
-      // The request's address reached the engine through the request context.
-      expect(events.rows[0]!.event.ip).toBe('127.0.0.1');
+      // The request's address and the session's device reached the engine through the request context.
+      expect(events.rows[0]!.event).toMatchObject({
+        ip: '127.0.0.1',
+        deviceId: expect.any(String),
+        phone: payer.phone,
+        accountClass: 'I',
+        counterpartyPhone: payee.phone,
+      });
     });
 
     it('a held transfer that cannot be paid leaves no hold and no review, and is recorded failed', async () => {
