@@ -13,6 +13,8 @@
  *   type,transfer_id,payment_id,refund_id,order_id,batch_id,time_local,time_utc,timestamp_us,amount_yuan,amount_fen
  *   payment|fee|refund|refund_fee,…   amount signed from the merchant's view (payment +, fee −, refund −, refund_fee +)
  *   payout_hold|payout_post|payout_void,…  earlier batches' payouts moving in this window (unsigned; not in the totals)
+ *   held|released,…                     money held for a risk review and released unposted (unsigned; not in the
+ *                                       totals: a held payment counts as a payment line when it is posted)
  *   total,<payments|refunds|fees|net|earlier_payouts_posted|ledger_change>,<count>,<yuan>,<fen>
  *   carried_in,<yuan>,<fen>
  *   payout,<requested|carried_forward>,<hold transfer id>,<card>,<yuan>,<fen>
@@ -31,9 +33,12 @@ export const BOM = '\uFEFF';
 
 export const MONEY_LINE_TYPES = ['payment', 'fee', 'refund', 'refund_fee'] as const;
 export const PAYOUT_LINE_TYPES = ['payout_hold', 'payout_post', 'payout_void'] as const;
+/** Money held for a risk review (a pending transfer) and its release unposted (void or expiry): no posted effect. */
+export const HOLD_LINE_TYPES = ['held', 'released'] as const;
 export type MoneyLineType = (typeof MONEY_LINE_TYPES)[number];
 export type PayoutLineType = (typeof PAYOUT_LINE_TYPES)[number];
-export type LineType = MoneyLineType | PayoutLineType;
+export type HoldLineType = (typeof HOLD_LINE_TYPES)[number];
+export type LineType = MoneyLineType | PayoutLineType | HoldLineType;
 
 export const LINE_COLUMNS = [
   'type',
@@ -269,7 +274,7 @@ export interface ParsedFile {
   carriedOut: bigint;
 }
 
-const LINE_TYPES = new Set<string>([...MONEY_LINE_TYPES, ...PAYOUT_LINE_TYPES]);
+const LINE_TYPES = new Set<string>([...MONEY_LINE_TYPES, ...PAYOUT_LINE_TYPES, ...HOLD_LINE_TYPES]);
 
 /** Parses a file this module built; anything else is a `FileFormatError` naming the row. */
 export function parseFile(text: string): ParsedFile {

@@ -926,6 +926,13 @@ function lineOf(transfer: Transfer, accountId: string, orders: Map<string, strin
     timestampUs: transfer.timestamp,
   };
   const credit = transfer.creditAccountId === accountId;
+  const isMoneyCode = (Object.values(PaymentTransferCode) as number[]).includes(transfer.code);
+  // A payment or refund held for a risk review is pending until posted (then it counts, as the post) or
+  // released by a void or the expiry sweep: neither the hold nor the release moves posted money.
+  if (isMoneyCode && transfer.flags & TransferFlags.pending) return { ...base, type: 'held', amount: transfer.amount };
+  if (isMoneyCode && transfer.flags & TransferFlags.voidPending) {
+    return { ...base, type: 'released', amount: transfer.amount };
+  }
   const money = (type: FileLine['type'] & ('payment' | 'fee' | 'refund' | 'refund_fee')): FileLine => ({
     ...base,
     type,

@@ -9,6 +9,7 @@
  * it forward across cut-offs, a few days ahead of the real time.
  */
 import { signCallback } from '@yika/bank-sim';
+import { accountIdFor, newId, TransferFlags } from '@yika/ledger';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { merchantSettlementAccountId } from '../merchants/index.js';
 import { addDays, localDate, localToUtcMs } from './settlement.dates.js';
@@ -212,7 +213,10 @@ describe('settlement across a cut-off', { timeout: 240_000 }, () => {
     const forged = await harness.inject({
       method: 'POST',
       url: '/v1/bank/settlement-callbacks',
-      headers: { 'content-type': 'application/json', 'x-bank-signature': signCallback('wrong-secret', body, Math.floor(Date.now() / 1000)) },
+      headers: {
+        'content-type': 'application/json',
+        'x-bank-signature': signCallback('wrong-secret', body, Math.floor(Date.now() / 1000)),
+      },
       payload: body,
     });
     expect(forged.statusCode).toBe(401);
@@ -278,6 +282,46 @@ describe('settlement across a cut-off', { timeout: 240_000 }, () => {
   });
 });
 
+describe('money held for a risk review', { timeout: 240_000 }, () => {
+  it('counts a held payment once it is posted; a hold released unposted moves nothing', async () => {
+    const D5 = addDays(D4, 1);
+    setClock(at(D5, 9, 0));
+    const { ledger } = harness.fixture;
+    const account = merchantSettlementAccountId(shop.id);
+    const wallet = accountIdFor('wallet', alice.customerId);
+    const held = newId();
+    const released = newId();
+    const pending = {
+      debitAccountId: wallet,
+      creditAccountId: account,
+      ledger: 156,
+      code: 201,
+      flags: TransferFlags.pending,
+    };
+    const holds = await ledger.submit([
+      { ...pending, id: held, amount: 700n },
+      { ...pending, id: released, amount: 300n },
+    ]);
+    expect(holds.map((result) => result.result)).toEqual(['ok', 'ok']);
+    const resolved = await ledger.submit([
+      { id: newId(), pendingId: held, flags: TransferFlags.postPending },
+      { id: newId(), pendingId: released, flags: TransferFlags.voidPending },
+    ]);
+    expect(resolved.map((result) => result.result)).toEqual(['ok', 'ok']);
+    setClock(at(addDays(D5, 1), 0, 5));
+    await harness.fixture.services.settlement.run();
+    const fifth = await batch(shop, D5);
+    expect(fifth).toMatchObject({ gross: 700, fees: 0, net: 700, paymentCount: 1, payoutAmount: 700 });
+    const file = await harness.inject({
+      method: 'GET',
+      url: `/v1/merchant/settlements/${fifth.id}/file`,
+      headers: shop.headers,
+    });
+    expect(parseFile(file.body).lines.map((line) => line.type)).toEqual(['held', 'held', 'payment', 'released']);
+    expect((await settleWithBank(shop, D5)).status).toBe('paid');
+  });
+});
+
 describe('settlement:verify', { timeout: 120_000 }, () => {
   async function stored(date: string) {
     const { rows } = await harness.fixture.db.query<{ id: string; file_csv: string; file_sha256: string }>(
@@ -326,7 +370,9 @@ describe('settlement:verify', { timeout: 120_000 }, () => {
 
       await store(original.id, missing, sha256OfFile(`\uFEFF${missing}`));
       report = await harness.fixture.services.settlement.verify({ date: D2 });
-      expect(report.mismatches).toEqual([expect.stringMatching(/ledger transfer [0-9a-f-]+ \(refund_fee, 24 fen .*is missing from the file/)]);
+      expect(report.mismatches).toEqual([
+        expect.stringMatching(/ledger transfer [0-9a-f-]+ \(refund_fee, 24 fen .*is missing from the file/),
+      ]);
     } finally {
       await store(original.id, original.file_csv, original.file_sha256);
     }
@@ -378,7 +424,10 @@ describe('the settlement card and the routes', { timeout: 120_000 }, () => {
     const badCallback = await harness.inject({
       method: 'POST',
       url: '/v1/bank/settlement-callbacks',
-      headers: { 'content-type': 'application/json', 'x-bank-signature': signCallback(BANK_CALLBACK_SECRET, '{}', Math.floor(Date.now() / 1000)) },
+      headers: {
+        'content-type': 'application/json',
+        'x-bank-signature': signCallback(BANK_CALLBACK_SECRET, '{}', Math.floor(Date.now() / 1000)),
+      },
       payload: '{}',
     });
     expect(badCallback.statusCode).toBe(400);
