@@ -84,6 +84,7 @@ export function buildServices(deps: ServiceDeps): Services {
     db,
     ledger: deps.ledger,
     reviewHoldSeconds: config.RISK_REVIEW_HOLD_SECONDS,
+    audit,
     ...(deps.onBackgroundError ? { onWriteError: deps.onBackgroundError } : {}),
   });
   const wallet: WalletService = new WalletService({

@@ -7,6 +7,7 @@
  */
 import type { Database, SqlExecutor } from '@yika/db';
 import { isUuid, newId, TransferFlags, transferId, type Ledger, type TransferInput } from '@yika/ledger';
+import type { AuditTrail } from '../../platform/audit.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
 import type { Figures, RiskAssessment, RiskReason } from './risk.engine.js';
 import type { RiskOutcome } from './risk.store.js';
@@ -170,6 +171,8 @@ export interface ReviewQueueOptions {
   holdSeconds: number;
   record: (evaluationId: string, outcome: RiskOutcome) => Promise<void>;
   onRecordError: (error: unknown) => void;
+  /** Every review decision is a sensitive action: recorded in the decision's transaction. */
+  audit?: AuditTrail | undefined;
 }
 
 export class ReviewQueue {
@@ -178,6 +181,7 @@ export class ReviewQueue {
   readonly #handlers = new Map<string, ReviewHandler>();
   readonly #record: ReviewQueueOptions['record'];
   readonly #onRecordError: (error: unknown) => void;
+  readonly #audit: AuditTrail | undefined;
   readonly holdSeconds: number;
 
   constructor(options: ReviewQueueOptions) {
@@ -186,6 +190,7 @@ export class ReviewQueue {
     this.holdSeconds = options.holdSeconds;
     this.#record = options.record;
     this.#onRecordError = options.onRecordError;
+    this.#audit = options.audit;
   }
 
   get ledger(): Ledger {
@@ -363,7 +368,22 @@ export class ReviewQueue {
       `update risk_reviews set status = $2, decided_at = now(), decided_by = $3, decision_reason = $4 where id = $1 returning *`,
       [id, status, by, reason],
     );
-    return reviewView(rows[0]!);
+    const review = reviewView(rows[0]!);
+    await this.#audit?.record(tx, {
+      action: `risk.review_${status}`,
+      actor: by === 'system' ? { type: 'system', id: 'risk.sweep' } : { type: 'staff', id: by },
+      subject: { type: 'risk_review', id: review.id },
+      before: { status: 'pending' },
+      after: { status },
+      detail: {
+        subjectType: review.subjectType,
+        subjectId: review.subjectId,
+        customerId: review.customerId,
+        amount: review.amount,
+        reason,
+      },
+    });
+    return review;
   }
 
   #handler(review: ReviewView): ReviewHandler {

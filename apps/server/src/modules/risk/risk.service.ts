@@ -9,6 +9,7 @@
  */
 import type { Database, SqlExecutor } from '@yika/db';
 import { newId, type Ledger } from '@yika/ledger';
+import type { AuditTrail } from '../../platform/audit.js';
 import { DomainError, NotFoundError } from '../../platform/errors.js';
 import { defaultRuleSet } from './risk.default-rules.js';
 import { ReviewQueue, type ReviewFilter, type ReviewHandler, type ReviewView } from './risk.reviews.js';
@@ -48,6 +49,8 @@ export interface RiskServiceOptions {
   ledger?: Ledger;
   /** How long a review hold lasts before it expires and is voided (RISK_REVIEW_HOLD_SECONDS). */
   reviewHoldSeconds?: number;
+  /** Review decisions (approve, reject, expiry) are recorded in the audit trail. */
+  audit?: AuditTrail;
 }
 
 export interface RuleVersionSummary {
@@ -126,6 +129,7 @@ export class RiskService {
       holdSeconds: options.reviewHoldSeconds ?? 86_400,
       record: (id, outcome) => this.record(id, outcome),
       onRecordError: options.onWriteError ?? (() => undefined),
+      audit: options.audit,
     });
   }
 

@@ -232,6 +232,12 @@ describe('risk decisions on every movement', () => {
       expect(late.statusCode).toBe(409);
       expect(late.json()).toMatchObject({ code: 'risk_review_closed' });
       expect((await h.wallet(payee)).posted).toBe(BigInt(REVIEW));
+      // The decision is in the audit trail, once.
+      const audit = await harness.fixture.db.query<{ action: string }>(
+        `select action from audit_records where subject_type = 'risk_review' and subject_id = $1`,
+        [review.id],
+      );
+      expect(audit.rows.map((row) => row.action)).toEqual(['risk.review_approved']);
     });
 
     it('review → reject: the hold is released, nothing paid, and a fixed-amount request can be paid again', async () => {
