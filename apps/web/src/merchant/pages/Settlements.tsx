@@ -197,7 +197,7 @@ function SettlementAccount() {
         <EmptyState text={t('account.none')} testId="settlement-account-empty" />
       )}
       {account.status === 'ready' && !editing && (
-        <Button onClick={() => setEditing(true)} data-testid="settlement-account-change">
+        <Button onClick={() => setEditing(true)} style={{ marginTop: 12 }} data-testid="settlement-account-change">
           {hasAccount ? t('account.change') : t('account.add')}
         </Button>
       )}
