@@ -38,9 +38,11 @@ const filters = z.object({
   from: dateOrInstant.optional().describe('Business date (inclusive) or instant (inclusive)'),
   to: dateOrInstant.optional().describe('Business date (inclusive) or instant (exclusive)'),
   status: z
-    .enum(['succeeded', 'processing', 'partially_refunded', 'refunded'])
+    .enum(['succeeded', 'processing', 'in_review', 'failed', 'partially_refunded', 'refunded'])
     .optional()
-    .describe('succeeded / processing: the payment itself; partially_refunded, refunded (in full): its refunds'),
+    .describe(
+      'succeeded / processing / in_review (held by the risk engine) / failed: the payment itself; partially_refunded, refunded (in full): its refunds',
+    ),
   method: z.enum(['static_qr', 'dynamic_qr', 'checkout', 'payment_code']).optional(),
 });
 

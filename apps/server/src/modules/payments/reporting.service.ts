@@ -26,7 +26,7 @@ export const EXPORT_ROWS_MAX = 10_000;
 
 export type RefundState = 'succeeded' | 'partially_refunded' | 'refunded';
 /** `succeeded`/`processing` are the payment's (ledger) status; the others its refunds. */
-export type StatusFilter = 'succeeded' | 'processing' | 'partially_refunded' | 'refunded';
+export type StatusFilter = 'succeeded' | 'processing' | 'in_review' | 'failed' | 'partially_refunded' | 'refunded';
 export type PaymentMethod = PaymentView['method'];
 
 export interface PaymentFilters {
@@ -67,6 +67,8 @@ interface ReportRow {
   fee_rate_bps: number;
   currency: string;
   gross_transfer_id: string;
+  /** The payment's own state: `in_review` while the risk engine holds it, `failed` if rejected or expired. */
+  status: 'succeeded' | 'in_review' | 'failed';
   created_at: Date | string;
   created_at_us: string;
   refunded: string;
@@ -110,7 +112,8 @@ export class ReportingService {
     const { rows: paid } = await this.#db.query<{ day: string; amount: string; count: string }>(
       `select to_char(((p.created_at + ($4 || ' minutes')::interval) at time zone $5)::date, 'YYYY-MM-DD') as day,
               sum(p.amount)::text as amount, count(*)::text as count
-       from merchant_payments p where p.merchant_id = $1 and p.created_at >= $2 and p.created_at < $3 ${store}
+       from merchant_payments p
+       where p.merchant_id = $1 and p.status = 'succeeded' and p.created_at >= $2 and p.created_at < $3 ${store}
        group by 1`,
       parameters,
     );
@@ -118,7 +121,7 @@ export class ReportingService {
       `select to_char(((r.created_at + ($4 || ' minutes')::interval) at time zone $5)::date, 'YYYY-MM-DD') as day,
               sum(r.amount)::text as amount
        from merchant_refunds r join merchant_payments p on p.id = r.payment_id
-       where r.merchant_id = $1 and r.created_at >= $2 and r.created_at < $3 ${store}
+       where r.merchant_id = $1 and r.status = 'succeeded' and r.created_at >= $2 and r.created_at < $3 ${store}
        group by 1`,
       parameters,
     );
@@ -217,19 +220,21 @@ export class ReportingService {
       conditions.push(`(p.created_at, p.id) < ($${parameters.length - 1}::timestamptz, $${parameters.length}::uuid)`);
     }
     const statusCondition: Record<StatusFilter, string> = {
-      // A payment row is written in the same transaction as its posted chain: none is ever processing.
-      succeeded: 'true',
+      succeeded: `q.status = 'succeeded'`,
+      // A payment row is written in the same transaction as its ledger chain: none is ever processing.
       processing: 'false',
-      partially_refunded: 'q.refunded_fen > 0 and q.refunded_fen < q.amount',
-      refunded: 'q.refunded_fen = q.amount',
+      in_review: `q.status = 'in_review'`,
+      failed: `q.status = 'failed'`,
+      partially_refunded: `q.status = 'succeeded' and q.refunded_fen > 0 and q.refunded_fen < q.amount`,
+      refunded: `q.status = 'succeeded' and q.refunded_fen = q.amount`,
     };
     parameters.push(limit);
     const { rows } = await this.#db.query<ReportRow>(
       `select q.*, q.refunded_fen::text as refunded from (
          select p.id, p.merchant_id, p.order_id, p.method, p.amount, p.fee, p.fee_rate_bps, p.currency,
-                p.gross_transfer_id, p.created_at,
+                p.gross_transfer_id, p.status, p.created_at,
                 to_char(p.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_us,
-                coalesce((select sum(r.amount) from merchant_refunds r where r.payment_id = p.id), 0)::bigint as refunded_fen
+                coalesce((select sum(r.amount) from merchant_refunds r where r.payment_id = p.id and r.status <> 'failed'), 0)::bigint as refunded_fen
          from merchant_payments p where ${conditions.join(' and ')}
        ) q
        ${filters.status ? `where ${statusCondition[filters.status]}` : ''}
@@ -275,7 +280,7 @@ export class ReportingService {
       feeRateBps: row.fee_rate_bps,
       refundedAmount: Number(row.refunded),
       currency: row.currency,
-      status: posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
+      status: row.status !== 'succeeded' ? row.status : posted.has(row.gross_transfer_id) ? 'succeeded' : 'processing',
       createdAt: new Date(row.created_at).toISOString(),
     }));
   }

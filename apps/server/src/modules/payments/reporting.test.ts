@@ -120,6 +120,23 @@ describe('the payments list', { timeout: 120_000 }, () => {
     expect((await reporting.payments(shop.id, { storeId: null })).items).toHaveLength(4);
   });
 
+  it('lists payments held for a risk review or failed by their own status, outside the takings', async () => {
+    await harness.fixture.db.query(`update merchant_payments set status = 'in_review' where id = $1`, [dynamicPayment]);
+    try {
+      expect(await ids('status=in_review')).toEqual([dynamicPayment]);
+      expect(await ids('status=succeeded')).toHaveLength(3);
+      expect(await ids('status=failed')).toEqual([]);
+      const page = await list(shop, 'method=dynamic_qr');
+      expect(page.json<{ items: { status: string }[] }>().items[0]?.status).toBe('in_review');
+      const summary = await harness.fixture.services.reporting.summary(shop.id, 1);
+      expect(summary.today).toEqual({ amount: 7_000, count: 3 });
+    } finally {
+      await harness.fixture.db.query(`update merchant_payments set status = 'succeeded' where id = $1`, [
+        dynamicPayment,
+      ]);
+    }
+  });
+
   it('answers bad filters and a forged cursor with problems', async () => {
     const cursor = await list(shop, 'cursor=bm90LWEtY3Vyc29y');
     expect(cursor.statusCode).toBe(400);
