@@ -4957,8 +4957,8 @@ export interface paths {
           from?: string;
           limit?: number;
           method?: 'static_qr' | 'dynamic_qr' | 'checkout' | 'payment_code';
-          /** @description succeeded / processing: the payment itself; partially_refunded, refunded (in full): its refunds */
-          status?: 'succeeded' | 'processing' | 'partially_refunded' | 'refunded';
+          /** @description succeeded / processing / in_review (held by the risk engine) / failed: the payment itself; partially_refunded, refunded (in full): its refunds */
+          status?: 'succeeded' | 'processing' | 'in_review' | 'failed' | 'partially_refunded' | 'refunded';
           /** @description Business date (inclusive) or instant (exclusive) */
           to?: string;
         };
@@ -5351,8 +5351,8 @@ export interface paths {
           /** @description Business date (inclusive) or instant (inclusive) */
           from?: string;
           method?: 'static_qr' | 'dynamic_qr' | 'checkout' | 'payment_code';
-          /** @description succeeded / processing: the payment itself; partially_refunded, refunded (in full): its refunds */
-          status?: 'succeeded' | 'processing' | 'partially_refunded' | 'refunded';
+          /** @description succeeded / processing / in_review (held by the risk engine) / failed: the payment itself; partially_refunded, refunded (in full): its refunds */
+          status?: 'succeeded' | 'processing' | 'in_review' | 'failed' | 'partially_refunded' | 'refunded';
           /** @description Business date (inclusive) or instant (exclusive) */
           to?: string;
         };
