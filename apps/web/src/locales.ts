@@ -116,6 +116,7 @@ const zhCN = {
   order: {
     created: '已创建',
     processing: '处理中',
+    in_review: '安全审核中',
     succeeded: '成功',
     failed: '失败',
     stepSubmitted: '已提交',
@@ -545,6 +546,7 @@ const en: Messages = {
   order: {
     created: 'Created',
     processing: 'Processing',
+    in_review: 'Under security review',
     succeeded: 'Succeeded',
     failed: 'Failed',
     stepSubmitted: 'Submitted',

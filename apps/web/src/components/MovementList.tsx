@@ -4,7 +4,13 @@ import { List, Tag } from 'antd-mobile';
 import { useTranslation } from 'react-i18next';
 import { useFormat } from '../lib/format.js';
 
-const statusColor = { created: 'default', processing: 'warning', succeeded: 'success', failed: 'danger' } as const;
+const statusColor = {
+  created: 'default',
+  processing: 'warning',
+  in_review: 'warning',
+  succeeded: 'success',
+  failed: 'danger',
+} as const;
 
 export function MovementList({ movements }: { movements: readonly Movement[] }) {
   const { t } = useTranslation();
