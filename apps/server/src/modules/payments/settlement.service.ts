@@ -826,19 +826,8 @@ export class SettlementService {
         return `${at}: payment or refund id differs from the transfer's`;
       }
     }
-    // The batch's own payout is made after its window closes. Only with SETTLEMENT_CLOCK_OFFSET_MS (a
-    // demo's "tomorrow") can it fall inside the window; it is checked as the payout line, not listed.
-    const { rows: payouts } = await this.#db.query<{ id: string }>(
-      'select id from settlement_payouts where batch_id = $1',
-      [batch.id],
-    );
-    const ownPayout = new Set(
-      payouts.flatMap(({ id }) =>
-        ['settlement.hold', 'settlement.post', 'settlement.void'].map((kind) => transferId(id, kind)),
-      ),
-    );
     for (const line of ledgerLines) {
-      if (!seen.has(line.transferId) && !ownPayout.has(line.transferId)) {
+      if (!seen.has(line.transferId)) {
         return `ledger transfer ${line.transferId} (${line.type}, ${line.amount} fen at ${formatLocal(Math.floor(line.timestampUs / 1000), this.#calendar.timeZone)}) is missing from the file`;
       }
     }
