@@ -375,6 +375,13 @@ async function main(): Promise<void> {
     });
     const code = paymentCode(device.deviceIndex, device.secret, Date.now());
     await page.getByTestId('nav-cashier').click();
+    await page.getByTestId('cashier-camera').click();
+    // Headless Chromium has no camera to grant: the dialog waits for the video (or says what is wrong).
+    const cameraView = page.locator('.portal-camera').or(page.getByTestId('cashier-camera-problem'));
+    await cameraView.waitFor();
+    await shot(page, '12-cashier-camera');
+    await page.keyboard.press('Escape');
+    await cameraView.waitFor({ state: 'detached' });
     await page.getByTestId('cashier-amount').fill('66.00');
     await page.getByTestId('cashier-code').fill(code);
     await shot(page, '12-cashier');

@@ -4,10 +4,12 @@
  * on the phone, and this page follows the charge until it is final.
  */
 import { newIdempotencyKey } from '@yika/sdk';
-import { Button, Card, Form, Input, Result, Space, Typography } from 'antd';
+import { CameraOutlined } from '@ant-design/icons';
+import { Alert, Button, Card, Form, Input, Modal, Result, Space, Typography } from 'antd';
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { fenToJson, parseYuan } from '../../lib/money.js';
+import { CameraError, startCameraScan, type CameraProblem, type CameraScan } from '../../lib/scan.js';
 import { call, portal } from '../api.js';
 import { InlineError, Money, PageTitle } from '../components.js';
 import { useActiveMembership } from '../membership.js';
@@ -38,6 +40,7 @@ export function Cashier() {
   const [error, setError] = useState<unknown>(null);
   const key = useRef(newIdempotencyKey());
   const codeInput = useRef<React.ComponentRef<typeof Input>>(null);
+  const [camera, setCamera] = useState(false);
 
   useEffect(() => {
     if (!charge || charge.status !== 'awaiting_confirmation') return;
@@ -157,6 +160,15 @@ export function Cashier() {
                 placeholder={t('cashier.codePlaceholder')}
                 className="portal-cashier-code"
                 data-testid="cashier-code"
+                suffix={
+                  <Button
+                    type="text"
+                    icon={<CameraOutlined />}
+                    aria-label={t('cashier.camera')}
+                    onClick={() => setCamera(true)}
+                    data-testid="cashier-camera"
+                  />
+                }
               />
             </Form.Item>
             <Form.Item name="note" label={t('cashier.note')} rules={[{ max: 100 }]}>
@@ -169,7 +181,67 @@ export function Cashier() {
           </Form>
         )}
       </Card>
+      {camera && (
+        <CameraModal
+          onClose={() => setCamera(false)}
+          onCode={(text) => {
+            setCamera(false);
+            form.setFieldsValue({ code: digitsOf(text) });
+            void form.validateFields(['code']);
+          }}
+        />
+      )}
     </div>
+  );
+}
+
+/** The customer's code through this device's camera (the QR beside the barcode), for counters without a scanner. */
+function CameraModal({ onClose, onCode }: { onClose: () => void; onCode: (text: string) => void }) {
+  const { t } = useTranslation('merchant');
+  const video = useRef<HTMLVideoElement>(null);
+  const [problem, setProblem] = useState<CameraProblem | null>(null);
+  const found = useRef(onCode);
+  found.current = onCode;
+
+  useEffect(() => {
+    if (!video.current) return;
+    let scan: CameraScan | null = null;
+    let closed = false;
+    startCameraScan(video.current, (text) => found.current(text)).then(
+      (started) => {
+        if (closed) started.stop();
+        else scan = started;
+      },
+      (error: unknown) => {
+        if (!closed) setProblem(error instanceof CameraError ? error.problem : 'failed');
+      },
+    );
+    return () => {
+      closed = true;
+      scan?.stop();
+    };
+  }, []);
+
+  return (
+    <Modal
+      open
+      title={t('cashier.camera')}
+      onCancel={onClose}
+      footer={null}
+      destroyOnHidden
+      data-testid="cashier-camera-modal"
+    >
+      {problem ? (
+        <Alert
+          type="warning"
+          showIcon
+          title={t(`cashier.cameraProblem.${problem}`)}
+          data-testid="cashier-camera-problem"
+        />
+      ) : (
+        <video ref={video} className="portal-camera" aria-label={t('cashier.camera')} />
+      )}
+    </Modal>
   );
 }
 
