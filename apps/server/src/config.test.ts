@@ -70,18 +70,6 @@ describe('config', () => {
     );
   });
 
-  it('refuses a settlement clock offset in production, takes one elsewhere', () => {
-    const keys = {
-      DATA_ENCRYPTION_KEYS: `k1:${'A'.repeat(43)}=`,
-      DATA_INDEX_KEY: 'B'.repeat(44),
-      BANK_CALLBACK_SECRET: 'a-bank-secret',
-    };
-    expect(configError({ NODE_ENV: 'production', SETTLEMENT_CLOCK_OFFSET_MS: '86400000', ...keys })).toBe(
-      'Configuration error: SETTLEMENT_CLOCK_OFFSET_MS must be 0 when NODE_ENV=production',
-    );
-    expect(loadConfig({ SETTLEMENT_CLOCK_OFFSET_MS: '86400000' }).SETTLEMENT_CLOCK_OFFSET_MS).toBe(86_400_000);
-  });
-
   it('names the variable, what it must be and the bad value, in one line', () => {
     expect(configError({ PORT: 'abc' })).toBe(
       'Configuration error: PORT must be an integer between 0 and 65535 (got "abc")',

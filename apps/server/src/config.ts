@@ -113,7 +113,6 @@ const configSchema = z.object({
     .default('00:00'),
   SETTLEMENT_GRACE_MS: integer(0, 3_600_000).default(60_000),
   SETTLEMENT_INTERVAL_MS: integer(1_000, 3_600_000).default(60_000),
-  SETTLEMENT_CLOCK_OFFSET_MS: integer(0, 7 * 86_400_000).default(0),
   RISK_REVIEW_HOLD_SECONDS: integer(1, 30 * 86_400).default(86_400),
   RISK_RULES_REFRESH_INTERVAL_MS: integer(1_000, 3_600_000).default(30_000),
 });
@@ -377,11 +376,6 @@ const variableDocs = {
     description: 'How often the settlement job looks for business dates to settle and payouts to check or retry.',
     expected: 'must be an integer from 1000 to 3600000',
   },
-  SETTLEMENT_CLOCK_OFFSET_MS: {
-    description:
-      "Runs the settlement job's clock this far ahead, so a demo or an end-to-end test sees tomorrow's T+1 settlement today. Refused when NODE_ENV=production.",
-    expected: 'must be an integer from 0 to 604800000',
-  },
   RISK_REVIEW_HOLD_SECONDS: {
     description:
       'How long money the risk engine sent to review stays held (a pending ledger transfer) before it expires unreviewed and is released; the movement then fails.',
@@ -450,10 +444,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (production && DATA_INDEX_KEY === undefined) missing.push('DATA_INDEX_KEY');
   if (production && present.BANK_CALLBACK_SECRET === undefined) missing.push('BANK_CALLBACK_SECRET');
   if (rest.SMS_PROVIDER === 'http' && rest.SMS_HTTP_URL === undefined) missing.push('SMS_HTTP_URL');
-  // Settling dates before they close would pay out money that later postings still belong to.
-  if (production && rest.SETTLEMENT_CLOCK_OFFSET_MS !== 0) {
-    throw new ConfigError('Configuration error: SETTLEMENT_CLOCK_OFFSET_MS must be 0 when NODE_ENV=production');
-  }
   if (missing.length > 0) {
     throw new ConfigError(
       missing

@@ -8,7 +8,12 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import { PaymentCodesService, PaymentsService, ReportingService, SettlementService } from './modules/payments/index.js';
+import {
+  PaymentCodesService,
+  PaymentsService,
+  ReportingService,
+  SettlementService,
+} from './modules/payments/index.js';
 import { RiskService } from './modules/risk/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { AuditTrail } from './platform/audit.js';
@@ -141,7 +146,7 @@ export function buildServices(deps: ServiceDeps): Services {
     graceMs: config.SETTLEMENT_GRACE_MS,
     pollAfterMs: config.BANK_POLL_AFTER_MS,
     deadlineMs: config.BANK_DEADLINE_MS,
-    now: () => new Date((deps.now?.() ?? new Date()).getTime() + config.SETTLEMENT_CLOCK_OFFSET_MS),
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const reporting = new ReportingService({
     db,
