@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** A business date's cut-off, `HH:MM` or `HH:MM:SS` local time (SETTLEMENT_CUTOFF). */
+export const CUTOFF_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/;
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** `true`/`false`, a hop count, or a comma-separated list of trusted proxy addresses (CIDR allowed). */
@@ -103,14 +106,8 @@ const configSchema = z.object({
   WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000).default(30_000),
   WEBHOOK_TIMEOUT_MS: integer(100, 60_000).default(10_000),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.stringbool().optional(),
-  BUSINESS_TIME_ZONE: z
-    .string()
-    .refine(isTimeZone, 'not an IANA time zone')
-    .default('Asia/Shanghai'),
-  SETTLEMENT_CUTOFF: z
-    .string()
-    .regex(/^([01]\d|2[0-3]):[0-5]\d$/)
-    .default('00:00'),
+  BUSINESS_TIME_ZONE: z.string().refine(isTimeZone, 'not an IANA time zone').default('Asia/Shanghai'),
+  SETTLEMENT_CUTOFF: z.string().regex(CUTOFF_PATTERN).default('00:00'),
   SETTLEMENT_GRACE_MS: integer(0, 3_600_000).default(60_000),
   SETTLEMENT_INTERVAL_MS: integer(1_000, 3_600_000).default(60_000),
   RISK_REVIEW_HOLD_SECONDS: integer(1, 30 * 86_400).default(86_400),
@@ -364,8 +361,8 @@ const variableDocs = {
   },
   SETTLEMENT_CUTOFF: {
     description:
-      'Local time (`HH:MM`, in `BUSINESS_TIME_ZONE`) at which a business date closes: with `23:00`, postings from 23:00 count to the next date; `00:00` is midnight at the end of the date.',
-    expected: 'must be a time HH:MM (00:00 to 23:59)',
+      'Local time (`HH:MM` or `HH:MM:SS`, in `BUSINESS_TIME_ZONE`) at which a business date closes and becomes due for settlement (T+1): with `23:00`, postings from 23:00 count to the next date; `00:00` is midnight at the end of the date.',
+    expected: 'must be a time HH:MM or HH:MM:SS (00:00 to 23:59:59)',
   },
   SETTLEMENT_GRACE_MS: {
     description:

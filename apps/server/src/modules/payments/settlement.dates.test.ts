@@ -51,14 +51,21 @@ describe('business dates', () => {
     }
   });
 
-  it('settles T+1: after the cut-off, on the next calendar day, plus the grace', () => {
+  it('settles T+1: once the cut-off has passed (the next business date has begun), plus the grace', () => {
     expect(settlementDueAt(midnight, '2030-03-10', 60_000)).toBe(utc('2030-03-10T16:01:00Z'));
-    // A 23:00 cut-off still waits for the next calendar day.
-    expect(settlementDueAt(eleven, '2030-03-10', 0)).toBe(utc('2030-03-10T16:00:00Z'));
+    expect(settlementDueAt(eleven, '2030-03-10', 0)).toBe(utc('2030-03-10T15:00:00Z'));
     expect(latestSettleableDate(midnight, utc('2030-03-10T16:00:30Z'), 60_000)).toBe('2030-03-09');
     expect(latestSettleableDate(midnight, utc('2030-03-10T16:01:00Z'), 60_000)).toBe('2030-03-10');
-    expect(latestSettleableDate(eleven, utc('2030-03-10T15:30:00Z'), 0)).toBe('2030-03-09');
-    expect(latestSettleableDate(eleven, utc('2030-03-10T16:00:00Z'), 0)).toBe('2030-03-10');
+    expect(latestSettleableDate(eleven, utc('2030-03-10T14:59:59Z'), 0)).toBe('2030-03-09');
+    expect(latestSettleableDate(eleven, utc('2030-03-10T15:30:00Z'), 0)).toBe('2030-03-10');
+  });
+
+  it('takes a cut-off to the second', () => {
+    const calendar = { timeZone: 'Asia/Shanghai', cutoff: '15:52:30' };
+    expect(businessDateWindow(calendar, '2030-03-10').endMs).toBe(utc('2030-03-10T07:52:30Z'));
+    expect(businessDateOf(calendar, utc('2030-03-10T07:52:29.999Z'))).toBe('2030-03-10');
+    expect(businessDateOf(calendar, utc('2030-03-10T07:52:30Z'))).toBe('2030-03-11');
+    expect(latestSettleableDate(calendar, utc('2030-03-10T07:52:31Z'), 1_000)).toBe('2030-03-10');
   });
 
   it('formats local times with their offset and checks dates', () => {

@@ -1,21 +1,24 @@
 /**
  * Business dates for settlement and merchant reports, in a configurable IANA time zone (Asia/Shanghai by
- * default) with a daily cut-off `HH:MM`. Pure arithmetic on UTC milliseconds; no clock is read here.
+ * default) with a daily cut-off `HH:MM` (or `HH:MM:SS`). Pure arithmetic on UTC milliseconds; no clock is
+ * read here.
  *
  * The cut-off closes a date: with `23:00`, business date D covers [D−1 23:00, D 23:00) local time, so a
  * payment at 23:30 counts to D+1 (the Chinese T日 23:00 截止 convention). `00:00` means midnight at the end
- * of D: D covers [D 00:00, D+1 00:00). Settlement of D is due (T+1) once D has closed and D+1 has begun
- * on the calendar, plus a grace period for transactions in flight at the cut-off. In zones with daylight
+ * of D: D covers [D 00:00, D+1 00:00). Settlement of D is due (T+1) once D has closed, that is once
+ * business date D+1 has begun, plus a grace period for transactions in flight at the cut-off. In zones with daylight
  * saving, choose a cut-off outside the hour the clocks skip (02:00–03:00 in Europe).
  */
+import { CUTOFF_PATTERN } from '../../config.js';
 
 export interface BusinessCalendar {
   timeZone: string;
-  /** `HH:MM`, 00:00 to 23:59. */
+  /** `HH:MM` or `HH:MM:SS`, 00:00 to 23:59:59. */
   cutoff: string;
 }
 
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+
 const DAY_MS = 86_400_000;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -95,19 +98,20 @@ export function daysBetween(a: string, b: string): number {
   return Math.round((Date.UTC(to.year, to.month - 1, to.day) - Date.UTC(from.year, from.month - 1, from.day)) / DAY_MS);
 }
 
-/** The UTC instant of local wall time `date` + `minutes` after midnight in `timeZone`. */
+/** The UTC instant of local wall time `date` + `minutes` (may be fractional) after midnight in `timeZone`. */
 export function localToUtcMs(date: string, minutes: number, timeZone: string): number {
   const { year, month, day } = parseDate(date);
-  const guess = Date.UTC(year, month - 1, day, 0, minutes);
+  const guess = Date.UTC(year, month - 1, day) + Math.round(minutes * 60_000);
   // Two rounds settle the offset, also next to a daylight-saving change.
   const first = guess - zoneOffsetMs(guess, timeZone);
   return guess - zoneOffsetMs(first, timeZone);
 }
 
+/** Minutes after local midnight (fractional with seconds). */
 function cutoffMinutes(calendar: BusinessCalendar): number {
-  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(calendar.cutoff);
+  const match = CUTOFF_PATTERN.exec(calendar.cutoff);
   if (!match) throw new RangeError(`not a cut-off: ${calendar.cutoff}`);
-  return Number(match[1]) * 60 + Number(match[2]);
+  return Number(match[1]) * 60 + Number(match[2]) + Number(match[3] ?? 0) / 60;
 }
 
 /** The instant business date `date` closes (exclusive end of its window). */
@@ -135,13 +139,12 @@ export function businessDateOf(calendar: BusinessCalendar, utcMs: number): strin
   const local = localParts(utcMs, calendar.timeZone);
   const date = `${local.year}-${pad(local.month)}-${pad(local.day)}`;
   if (minutes === 0) return date;
-  return local.hour * 60 + local.minute >= minutes ? addDays(date, 1) : date;
+  return local.hour * 60 + local.minute + local.second / 60 >= minutes ? addDays(date, 1) : date;
 }
 
-/** When settlement of `date` may run: after its cut-off, on the next calendar day, plus `graceMs`. */
+/** When settlement of `date` may run (T+1): once its cut-off has passed, plus `graceMs`. */
 export function settlementDueAt(calendar: BusinessCalendar, date: string, graceMs: number): number {
-  const nextDay = localToUtcMs(addDays(date, 1), 0, calendar.timeZone);
-  return Math.max(businessDateEnd(calendar, date), nextDay) + graceMs;
+  return businessDateEnd(calendar, date) + graceMs;
 }
 
 /** The latest business date whose settlement is due at `nowMs`. */
