@@ -15,6 +15,7 @@ import { createTestSchema, testDatabaseUrl } from '@yika/db/testing';
 
 export const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER_MAIN = join(repositoryRoot, 'apps/server/dist/main.js');
+const SERVER_CLI = join(repositoryRoot, 'apps/server/dist/cli.js');
 const BANK_SIM_MAIN = join(repositoryRoot, 'apps/bank-sim/dist/main.js');
 const WEB_INDEX = join(repositoryRoot, 'apps/web/dist/index.html');
 const READY_TIMEOUT_MS = 60_000;
@@ -40,8 +41,8 @@ interface Child {
   log: string[];
 }
 
-function start(name: string, entry: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [entry], {
+function start(name: string, entry: string, env: Record<string, string>, args: string[] = []): Child {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd: repositoryRoot,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,10 +88,19 @@ export interface System {
   serverUrl: string;
   bankSimUrl: string;
   logs(): string;
+  /** Stops the server, runs `work` (e.g. the CLI on its database), then starts it again with `env` added. */
+  whileServerStopped<T>(work: () => Promise<T>, env?: Record<string, string>): Promise<T>;
+  /** Runs `yika <args>` on the system's database (stop the server first on PGlite: one process at a time). */
+  cli(args: string[]): Promise<{ code: number; output: string }>;
   stop(): Promise<void>;
 }
 
-export async function startSystem(): Promise<System> {
+export interface SystemOptions {
+  /** Extra server environment (e.g. OPS_API_TOKEN, settlement timing). */
+  env?: Record<string, string>;
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const missing = [SERVER_MAIN, BANK_SIM_MAIN, WEB_INDEX].filter((path) => !existsSync(path));
   if (missing.length > 0) {
     throw new Error(`not built: ${missing.join(', ')}. Run \`npm run build\` from the repository root first.`);
@@ -125,7 +135,7 @@ export async function startSystem(): Promise<System> {
   };
   try {
     await waitUntilReady(bankSim, `${bankSimUrl}/healthz`);
-    const server = start('server', SERVER_MAIN, {
+    const serverEnv: Record<string, string> = {
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
       PORT: String(serverPort),
@@ -141,9 +151,16 @@ export async function startSystem(): Promise<System> {
       PUBLIC_URL: serverUrl,
       BANK_POLL_AFTER_MS: '1000',
       BANK_POLL_INTERVAL_MS: '1000',
-    });
-    children.push(server);
-    await waitUntilReady(server, `${serverUrl}/readyz`);
+      ...options.env,
+    };
+    const startServer = async (extra: Record<string, string> = {}) => {
+      Object.assign(serverEnv, extra);
+      const server = start('server', SERVER_MAIN, serverEnv);
+      children.push(server);
+      await waitUntilReady(server, `${serverUrl}/readyz`);
+      return server;
+    };
+    let server = await startServer();
     return {
       serverUrl,
       bankSimUrl,
@@ -154,6 +171,21 @@ export async function startSystem(): Promise<System> {
             return `--- ${child.name}${exit === null ? '' : ` (exited: ${exit})`}\n${child.log.slice(-40).join('\n')}`;
           })
           .join('\n'),
+      async whileServerStopped(work, env = {}) {
+        await stop(server);
+        children.splice(children.indexOf(server), 1);
+        try {
+          return await work();
+        } finally {
+          server = await startServer(env);
+        }
+      },
+      cli(args) {
+        const child = start('cli', SERVER_CLI, serverEnv, args);
+        return new Promise((resolve) => {
+          child.process.once('exit', (code) => resolve({ code: code ?? 1, output: child.log.join('\n') }));
+        });
+      },
       stop: stopAll,
     };
   } catch (error) {
