@@ -14,3 +14,7 @@ export { openConfiguredDatabase } from './platform/database.js';
 export { DomainError, NotFoundError, PlatformError, problemSchema, type Problem } from './platform/errors.js';
 export { API_PREFIX, type AppModule, type ModuleContext } from './platform/module.js';
 export { createShutdown, type ShutdownDeps } from './platform/shutdown.js';
+export { buildServices, type Services } from './services.js';
+export { createLogger } from './platform/logger.js';
+export type { SmsMessage, SmsSender } from './platform/sms.js';
+export { paymentCode } from './modules/payments/index.js';
