@@ -1062,8 +1062,14 @@ function checkAmount(amount: bigint): void {
   }
 }
 
+/** At most `length` UTF-16 units (EMVCo's lengths count them), never splitting a character. */
 function truncate(text: string, length: number): string {
-  return [...text].slice(0, length).join('');
+  let kept = '';
+  for (const character of text) {
+    if (kept.length + character.length > length) break;
+    kept += character;
+  }
+  return kept;
 }
 
 function isUniqueViolation(error: unknown): boolean {

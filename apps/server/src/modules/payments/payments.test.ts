@@ -94,6 +94,20 @@ describe('merchant-presented QR codes', () => {
     expect(svg.body).toContain('<svg');
   });
 
+  it('builds codes for names of emoji and rare characters (outside the BMP) without splitting one', async () => {
+    const emoji = await harness.newMerchant(60, '🍜'.repeat(20));
+    const rare = await harness.newMerchant(60, '𠀀𪚥'.repeat(10));
+    for (const [shop, character] of [
+      [emoji, '🍜'],
+      [rare, '𠀀'],
+    ] as const) {
+      const parsed = parseMpm(await staticPayload(shop));
+      expect(parsed.merchantName.length).toBeLessThanOrEqual(25);
+      expect(parsed.merchantName.startsWith(character)).toBe(true);
+      expect(parsed.merchantName).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    }
+  });
+
   it('previews a static code (no amount) and a dynamic code (its amount and order)', async () => {
     const preview = await inject({
       method: 'POST',
