@@ -319,6 +319,8 @@ export class PaymentsService {
   async previewQr(payload: string): Promise<QrPreview> {
     const resolved = await this.#resolveQr(payload);
     const { merchant, order } = resolved;
+    // Said before the customer types a PIN: a paid, closed or expired order cannot be paid.
+    if (order) assertOrderPayable(order);
     return {
       kind: order ? 'dynamic' : 'static',
       merchant: { id: merchant.id, displayName: merchant.displayName, city: merchant.city, mcc: merchant.mcc },

@@ -230,6 +230,15 @@ describe('merchant-presented QR codes', () => {
     expect(again.json()).toMatchObject({ code: 'order_paid' });
     const queried = await inject({ method: 'GET', url: `/v1/merchant/orders/${order.id}`, headers: merchant.headers });
     expect(queried.json()).toMatchObject({ status: 'paid', paymentId: paid.json<{ id: string }>().id });
+    // The preview says so before the customer is asked for a PIN.
+    const preview = await inject({
+      method: 'POST',
+      url: '/v1/payments/qr/preview',
+      headers: customer.headers,
+      payload: { payload: order.qrPayload },
+    });
+    expect(preview.statusCode).toBe(409);
+    expect(preview.json()).toMatchObject({ code: 'order_paid' });
 
     const expiring = await dynamicOrder(merchant, 1_000);
     await harness.fixture.db.query(`update payment_orders set expires_at = now() - interval '1 second' where id = $1`, [
@@ -249,6 +258,18 @@ describe('merchant-presented QR codes', () => {
     expect(closed.json()).toMatchObject({ status: 'closed' });
     const afterClose = await pay(customer, { payload: closing.qrPayload });
     expect(afterClose.json()).toMatchObject({ code: 'order_closed' });
+    for (const [code, payload] of [
+      ['order_expired', expiring.qrPayload],
+      ['order_closed', closing.qrPayload],
+    ]) {
+      const preview = await inject({
+        method: 'POST',
+        url: '/v1/payments/qr/preview',
+        headers: customer.headers,
+        payload: { payload },
+      });
+      expect(preview.json()).toMatchObject({ status: 409, code });
+    }
     expect(await harness.balances(customer, merchant)).toEqual(mid);
   });
 
