@@ -298,6 +298,8 @@ export class PaymentCodesService {
       );
     }
     const merchant = await this.#merchants.activeMerchant(merchantId);
+    // A charge names one of this merchant's open stores, or none.
+    if (input.storeId !== undefined) await this.#merchants.openStore(merchantId, input.storeId);
     await this.#throttle(merchantId);
     const request = {
       code: `${PAYMENT_CODE_PREFIX}${parsed.deviceIndex}${parsed.otp}`,

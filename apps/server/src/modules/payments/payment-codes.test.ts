@@ -237,6 +237,19 @@ describe('charging a payment code', () => {
     expect(unknown.json()).toMatchObject({ code: 'payment_code_unknown' });
   });
 
+  it('refuses a store that is not one of the merchant’s open stores, spending nothing', async () => {
+    const code = device.code();
+    const response = await inject({
+      method: 'POST',
+      url: '/v1/merchant/payment-code-charges',
+      headers: { ...merchant.headers, 'idempotency-key': newKey() },
+      payload: { code, amount: 100, storeId: '00000000-0000-4000-8000-000000000001' },
+    });
+    expect(response.statusCode).toBe(404);
+    // The code was not spent: it still pays.
+    expect((await charge(merchant, code, 100)).statusCode).toBe(201);
+  });
+
   it('needs an Idempotency-Key', async () => {
     const response = await inject({
       method: 'POST',
