@@ -318,7 +318,7 @@ describe('readiness when not ready', () => {
       ...db,
       query: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')),
     };
-    const fixture = await buildTestApp({ db: broken });
+    const fixture = await buildTestApp({ db: broken, startRisk: false });
     try {
       const response = await fixture.app.inject({ method: 'GET', url: '/readyz' });
       expect(response.statusCode).toBe(503);

@@ -42,6 +42,8 @@ export interface TestAppOptions {
   now?: () => Date;
   /** Where the bank calls back (tests that listen set it once they know their port). */
   publicUrl?: () => string;
+  /** Start the risk engine (reads its rules from the database); off for a database that must fail. */
+  startRisk?: boolean;
 }
 
 export async function openMigratedDatabase(): Promise<Database> {
@@ -70,7 +72,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
   });
   // As main does: rules loaded before the first request can move money.
-  await services.risk.start();
+  const riskStarted = options.startRisk ?? true;
+  if (riskStarted) await services.risk.start();
   const app = await buildApp({
     config,
     db,
@@ -90,7 +93,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     logs,
     async close() {
       await app.close();
-      await services.risk.stop();
+      if (riskStarted) await services.risk.stop();
       await ledger.close();
       if (!options.db) await db.close();
     },
