@@ -18,3 +18,4 @@ export { buildServices, type Services } from './services.js';
 export { createLogger } from './platform/logger.js';
 export type { SmsMessage, SmsSender } from './platform/sms.js';
 export { paymentCode } from './modules/payments/index.js';
+export { defaultRuleSet, RiskService } from './modules/risk/index.js';
