@@ -20,14 +20,19 @@ describe('merchant fee (gross × bps / 10000, half-up to the fen)', () => {
     expect(() => feeFor(100n, 1.5)).toThrow(RangeError);
   });
 
+  it('rounds exactly half a fen up: 1 fen at 50% is a fee of 1 fen', () => {
+    expect(feeFor(1n, 5_000)).toBe(1n);
+  });
+
   it('never exceeds the gross and is within half a fen of the exact fee', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 1n, max: 10n ** 11n }), fc.integer({ min: 0, max: 10_000 }), (gross, bps) => {
         const fee = feeFor(gross, bps);
         expect(fee >= 0n && fee <= gross).toBe(true);
-        // |fee × 10000 − gross × bps| ≤ 5000 (half a fen, scaled)
+        // Half-up: the fee is at most half a fen above the exact fee, and less than half a fen below it
+        // (−5000 < fee × 10000 − gross × bps ≤ 5000, scaled); exactly half rounds up.
         const error = fee * 10_000n - gross * BigInt(bps);
-        expect(error >= -5_000n && error < 5_000n).toBe(true);
+        expect(error > -5_000n && error <= 5_000n).toBe(true);
       }),
     );
   });
