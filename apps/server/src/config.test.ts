@@ -70,6 +70,12 @@ describe('config', () => {
     );
   });
 
+  it('refuses a no-PIN limit for payment codes above the step-up threshold', () => {
+    expect(configError({ PAYMENT_CODE_NO_PIN_LIMIT_FEN: '600000', STEP_UP_THRESHOLD_FEN: '500000' })).toBe(
+      'Configuration error: PAYMENT_CODE_NO_PIN_LIMIT_FEN must not exceed STEP_UP_THRESHOLD_FEN (500000)',
+    );
+  });
+
   it('names the variable, what it must be and the bad value, in one line', () => {
     expect(configError({ PORT: 'abc' })).toBe(
       'Configuration error: PORT must be an integer between 0 and 65535 (got "abc")',

@@ -441,6 +441,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (production && DATA_INDEX_KEY === undefined) missing.push('DATA_INDEX_KEY');
   if (production && present.BANK_CALLBACK_SECRET === undefined) missing.push('BANK_CALLBACK_SECRET');
   if (rest.SMS_PROVIDER === 'http' && rest.SMS_HTTP_URL === undefined) missing.push('SMS_HTTP_URL');
+  // A charge without the PIN must never be one that would need a second factor with it.
+  if (rest.PAYMENT_CODE_NO_PIN_LIMIT_FEN > rest.STEP_UP_THRESHOLD_FEN) {
+    throw new ConfigError(
+      `Configuration error: PAYMENT_CODE_NO_PIN_LIMIT_FEN must not exceed STEP_UP_THRESHOLD_FEN (${rest.STEP_UP_THRESHOLD_FEN})`,
+    );
+  }
   if (missing.length > 0) {
     throw new ConfigError(
       missing

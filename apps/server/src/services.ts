@@ -8,12 +8,7 @@ import type { Config } from './config.js';
 import { CardsService } from './modules/cards/index.js';
 import { IdentityService } from './modules/identity/index.js';
 import { MerchantsService, WebhookService } from './modules/merchants/index.js';
-import {
-  PaymentCodesService,
-  PaymentsService,
-  ReportingService,
-  SettlementService,
-} from './modules/payments/index.js';
+import { PaymentCodesService, PaymentsService, ReportingService, SettlementService } from './modules/payments/index.js';
 import { RiskService } from './modules/risk/index.js';
 import { WalletService } from './modules/wallet/index.js';
 import { AuditTrail } from './platform/audit.js';
@@ -123,6 +118,7 @@ export function buildServices(deps: ServiceDeps): Services {
   // The only holder of the wallet's capability to pay a merchant without the PIN: a verified payment code.
   const paymentCodes = new PaymentCodesService({
     db,
+    devices: identity,
     cipher,
     wallet,
     payments,

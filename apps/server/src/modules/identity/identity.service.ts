@@ -494,6 +494,15 @@ export class IdentityService {
     }));
   }
 
+  /** Whether the device is still signed in (not revoked). */
+  async isDeviceActive(customerId: string, deviceId: string): Promise<boolean> {
+    const { rows } = await this.#db.query(
+      'select 1 from identity_devices where id = $1 and customer_id = $2 and revoked_at is null',
+      [deviceId, customerId],
+    );
+    return rows.length === 1;
+  }
+
   /** Signs a device out: the device and every session on it stop working. */
   async revokeDevice(customerId: string, deviceId: string, meta: RequestMeta = {}): Promise<void> {
     const now = this.#now();

@@ -81,6 +81,13 @@ const failures = {
       detail:
         'This code comes from a device whose enrolment was replaced: ask the customer to open the pay code again.',
     }),
+  signedOut: (enrolmentId: string) =>
+    new CodeFailure(enrolmentId, false, {
+      code: 'payment_code_device_signed_out',
+      status: 422,
+      title: 'Device signed out',
+      detail: 'This code comes from a device that was signed out of the wallet: it can no longer pay.',
+    }),
   invalid: (enrolmentId: string) =>
     new CodeFailure(enrolmentId, true, {
       code: 'payment_code_invalid',
@@ -148,6 +155,7 @@ export interface DeviceStatus {
 interface DeviceRow {
   id: string;
   customer_id: string;
+  device_id: string;
   device_index: string;
   secret_ciphertext: string;
   status: 'active' | 'locked' | 'replaced';
@@ -167,8 +175,14 @@ interface ChargeRow {
   created_at: Date | string;
 }
 
+/** Identity's answer to "is this device still signed in?" (a signed-out device's codes stop working). */
+export interface DeviceSessions {
+  isDeviceActive(customerId: string, deviceId: string): Promise<boolean>;
+}
+
 export interface PaymentCodesServiceOptions {
   db: Database;
+  devices: DeviceSessions;
   cipher: DataCipher;
   wallet: WalletService;
   payments: PaymentsService;
@@ -185,6 +199,7 @@ export interface PaymentCodesServiceOptions {
 
 export class PaymentCodesService {
   readonly #db: Database;
+  readonly #devices: DeviceSessions;
   readonly #cipher: DataCipher;
   readonly #wallet: WalletService;
   readonly #payments: PaymentsService;
@@ -197,6 +212,7 @@ export class PaymentCodesService {
 
   constructor(options: PaymentCodesServiceOptions) {
     this.#db = options.db;
+    this.#devices = options.devices;
     this.#cipher = options.cipher;
     this.#wallet = options.wallet;
     this.#payments = options.payments;
@@ -395,6 +411,9 @@ export class PaymentCodesService {
     if (!device) throw failures.unknown();
     if (device.status === 'replaced') throw failures.replaced(device.id);
     if (device.status === 'locked') throw lockedProblem();
+    // Signing a device out (a lost phone) ends what it can pay, offline codes included.
+    if (!(await this.#devices.isDeviceActive(device.customer_id, device.device_id)))
+      throw failures.signedOut(device.id);
     return device;
   }
 

@@ -295,6 +295,21 @@ describe('wrong device', () => {
     expect((await harness.balances(bob, merchant)).wallet).toBe(100_000n);
   });
 
+  it('stops a signed-out device’s codes (a lost phone), offline codes included', async () => {
+    const dave = await harness.newCustomer(100_000n);
+    const lost = await enrol(dave);
+    const devices = await inject({ method: 'GET', url: '/v1/me/devices', headers: dave.headers });
+    const current = devices.json<{ devices: { id: string; current: boolean }[] }>().devices.find((d) => d.current);
+    expect(current).toBeDefined();
+    // Signed out from the device itself here; the same holds when another device signs it out.
+    const revoked = await inject({ method: 'DELETE', url: `/v1/me/devices/${current!.id}`, headers: dave.headers });
+    expect(revoked.statusCode, revoked.body).toBe(204);
+    const refused = await charge(merchant, lost.code(), 100);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json()).toMatchObject({ code: 'payment_code_device_signed_out' });
+    expect((await harness.balances(dave, merchant)).wallet).toBe(100_000n);
+  });
+
   it(`locks an enrolment after ${ENROLMENT_FAILURES_MAX} wrong codes, even for the right one; re-enrolling unlocks`, async () => {
     const carol = await harness.newCustomer(100_000n);
     const device = await enrol(carol);

@@ -19,7 +19,7 @@ let keyCounter = 0;
 const newKey = () => `pay-test-${process.pid}-${++keyCounter}`;
 
 beforeAll(async () => {
-  harness = await openPaymentsHarness({ STEP_UP_THRESHOLD_FEN: '50000' });
+  harness = await openPaymentsHarness({ STEP_UP_THRESHOLD_FEN: '50000', PAYMENT_CODE_NO_PIN_LIMIT_FEN: '50000' });
 }, 60_000);
 
 afterAll(async () => {

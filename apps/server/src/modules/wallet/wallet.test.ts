@@ -50,6 +50,7 @@ beforeAll(async () => {
       BANK_CALLBACK_SECRET: CALLBACK_SECRET,
       BANK_POLL_AFTER_MS: '0',
       STEP_UP_THRESHOLD_FEN: '20000',
+      PAYMENT_CODE_NO_PIN_LIMIT_FEN: '20000',
       RATE_LIMIT_MAX: '0',
     },
     publicUrl: () => publicUrl,
