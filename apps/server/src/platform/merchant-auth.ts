@@ -130,7 +130,7 @@ async function authenticateMerchant(
     if (chosen !== undefined && chosen.toLowerCase() !== key.merchantId) {
       throw merchantForbidden('This API key belongs to another merchant.');
     }
-    if (!access.apiKey) throw merchantForbidden('API keys cannot manage staff: sign in as the merchant owner.');
+    if (!access.apiKey) throw merchantForbidden('API keys cannot use this route (staff, the settlement card): sign in as the owner.');
     return { merchantId: key.merchantId, keyId: key.keyId, staff: null };
   }
   if (token === null && request.headers.authorization !== undefined) throw merchantUnauthenticated();

@@ -33,7 +33,7 @@ function roleMayCall(role: Role, method: string, path: string): boolean {
 }
 
 /** Staff management is for people, never for an integration's API key. */
-const apiKeyMayCall = (path: string) => !/^\/v1\/merchant\/staff(\/|$)/.test(path);
+const apiKeyMayCall = (path: string) => !/^\/v1\/merchant\/(staff|settlement-account)(\/|$)/.test(path);
 
 interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';

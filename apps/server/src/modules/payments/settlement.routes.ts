@@ -66,7 +66,7 @@ export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app
   app.get(
     '/merchant/settlement-account',
     {
-      preHandler: asMerchant(['owner']),
+      preHandler: asMerchant(['owner'], { apiKey: false }),
       schema: {
         tags: ['merchant'],
         summary: 'The bank card settlements are paid to (null until one is verified)',
@@ -79,7 +79,7 @@ export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app
   app.post(
     '/merchant/settlement-account/verifications',
     {
-      preHandler: asMerchant(['owner']),
+      preHandler: asMerchant(['owner'], { apiKey: false }),
       schema: {
         tags: ['merchant'],
         summary: "Verify a settlement card: the bank sends a code to the card's phone",
@@ -101,7 +101,7 @@ export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app
   app.post(
     '/merchant/settlement-account/verifications/:id/confirm',
     {
-      preHandler: asMerchant(['owner']),
+      preHandler: asMerchant(['owner'], { apiKey: false }),
       schema: {
         tags: ['merchant'],
         summary: "Confirm with the bank's code: the card becomes the settlement card",

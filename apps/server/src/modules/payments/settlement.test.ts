@@ -381,11 +381,28 @@ describe('settlement:verify', { timeout: 120_000 }, () => {
 });
 
 describe('the settlement card and the routes', { timeout: 120_000 }, () => {
+  it('keeps the card to the owner: an API key may neither read nor change it', async () => {
+    for (const [method, url] of [
+      ['GET', '/v1/merchant/settlement-account'],
+      ['POST', '/v1/merchant/settlement-account/verifications'],
+    ] as const) {
+      const response = await harness.inject({
+        method,
+        url,
+        headers: shop.headers,
+        ...(method === 'POST'
+          ? { payload: { cardNumber: '6222020200112233446', holderName: '李四', phone: '+8613500000000' } }
+          : {}),
+      });
+      expect(response.statusCode).toBe(403);
+    }
+  });
+
   it('shows the card as its last four digits and a masked holder, owner only', async () => {
     const response = await harness.inject({
       method: 'GET',
       url: '/v1/merchant/settlement-account',
-      headers: shop.headers,
+      headers: shop.owner,
     });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ account: { last4: '3446', holderName: '*四' } });
@@ -401,7 +418,7 @@ describe('the settlement card and the routes', { timeout: 120_000 }, () => {
     const bad = await harness.inject({
       method: 'POST',
       url: '/v1/merchant/settlement-account/verifications',
-      headers: shop.headers,
+      headers: shop.owner,
       payload: { cardNumber: '1234 5678 9012 3456', holderName: '李四', phone: '+8613500000000' },
     });
     expect(bad.statusCode).toBe(422);
@@ -409,7 +426,7 @@ describe('the settlement card and the routes', { timeout: 120_000 }, () => {
     const unknown = await harness.inject({
       method: 'POST',
       url: '/v1/merchant/settlement-account/verifications/0190a000-0000-7000-8000-000000000000/confirm',
-      headers: shop.headers,
+      headers: shop.owner,
       payload: { code: '123456' },
     });
     expect(unknown.statusCode).toBe(404);

@@ -23,7 +23,10 @@ export interface Customer {
 
 export interface Merchant {
   id: string;
+  /** The merchant's API key. */
   headers: Record<string, string>;
+  /** The owner's signed-in session for this merchant (the settlement card is theirs alone). */
+  owner: Record<string, string>;
 }
 
 let counter = 0;
@@ -90,23 +93,28 @@ export async function openSettlementHarness(
       const { token, customerId } = session.json<{ token: string; customerId: string }>();
       await services.identity.setPin(customerId, PIN);
       await services.wallet.openWallet(customerId);
-      const [result] = await ledger.submit([
-        {
-          id: newId(),
-          debitAccountId: accountIdFor('system', 'bank-clearing.CNY'),
-          creditAccountId: accountIdFor('wallet', customerId),
-          amount: funds,
-          ledger: 156,
-          code: 101,
-        },
-      ]);
-      expect(result?.result).toBe('ok');
+      if (funds > 0n) {
+        const [result] = await ledger.submit([
+          {
+            id: newId(),
+            debitAccountId: accountIdFor('system', 'bank-clearing.CNY'),
+            creditAccountId: accountIdFor('wallet', customerId),
+            amount: funds,
+            ledger: 156,
+            code: 101,
+          },
+        ]);
+        expect(result?.result).toBe('ok');
+      }
       return { customerId, headers: { authorization: `Bearer ${token}` } };
     },
     async newMerchant(feeRateBps, name = '老街茶铺') {
+      // Applying while signed in makes the applicant the owner.
+      const owner = await harness.newCustomer(0n);
       const applied = await app.inject({
         method: 'POST',
         url: '/v1/merchants/applications',
+        headers: owner.headers,
         payload: {
           legalName: `${name}有限公司`,
           displayName: name,
@@ -133,7 +141,11 @@ export async function openSettlementHarness(
         payload: {},
       });
       expect(key.statusCode, key.body).toBe(201);
-      return { id, headers: { authorization: `Bearer ${key.json<{ secret: string }>().secret}` } };
+      return {
+        id,
+        headers: { authorization: `Bearer ${key.json<{ secret: string }>().secret}` },
+        owner: { ...owner.headers, 'x-yika-merchant-id': id },
+      };
     },
     async verifyCard(merchant, cardNumber = '6222020200112233446') {
       counter += 1;
@@ -141,7 +153,7 @@ export async function openSettlementHarness(
       const started = await app.inject({
         method: 'POST',
         url: '/v1/merchant/settlement-account/verifications',
-        headers: merchant.headers,
+        headers: merchant.owner,
         payload: { cardNumber, holderName: '李四', phone },
       });
       expect(started.statusCode, started.body).toBe(201);
@@ -149,7 +161,7 @@ export async function openSettlementHarness(
       const confirmed = await app.inject({
         method: 'POST',
         url: `/v1/merchant/settlement-account/verifications/${verificationId}/confirm`,
-        headers: merchant.headers,
+        headers: merchant.owner,
         payload: { code: await latestCode(simUrl, phone) },
       });
       expect(confirmed.statusCode, confirmed.body).toBe(200);
