@@ -189,6 +189,7 @@ async function benchDatabase(kind: 'pglite' | 'postgres'): Promise<Row[]> {
           method: 'POST',
           url: '/v1/payment-codes/devices',
           headers: { authorization: `Bearer ${token}` },
+          payload: { pin: PIN },
         });
         if (enrolled.statusCode !== 201) throw new Error(`enrol ${enrolled.statusCode} ${enrolled.body}`);
         return {

@@ -371,6 +371,7 @@ async function main(): Promise<void> {
     // 7. Cashier, settlements, API keys, webhooks, stores and staff.
     const device = await api<{ deviceIndex: string; secret: string }>(serverUrl, 'POST', '/v1/payment-codes/devices', {
       headers: customer.headers,
+      body: { pin: PIN },
       expect: 201,
     });
     const code = paymentCode(device.deviceIndex, device.secret, Date.now());

@@ -330,6 +330,8 @@ const zhCN = {
   paycode: {
     entry: '付款码',
     title: '付款码',
+    enableTitle: '输入支付密码，开通付款码',
+    enableHint: '开通后，小额付款向收银员出示付款码即可，无需输入密码。',
     hint: '向收银员出示，每分钟自动更新',
     cardLabel: '付款码',
     barcode: '付款条码',
@@ -760,6 +762,8 @@ const en: Messages = {
   paycode: {
     entry: 'Pay code',
     title: 'Pay code',
+    enableTitle: 'Enter your payment PIN to turn on the pay code',
+    enableHint: 'Once it is on, small payments need only the code shown to the cashier, no PIN.',
     hint: 'Show this to the cashier; it changes every minute',
     cardLabel: 'Pay code',
     barcode: 'Pay code barcode',

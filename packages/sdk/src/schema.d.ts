@@ -8841,7 +8841,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Enrol this device for payment codes: its secret is returned once (re-enrolling replaces it) */
+    /**
+     * Enrol this device for payment codes: its secret is returned once (re-enrolling replaces it)
+     * @description Needs the payment PIN: an enrolled device can pay small amounts without it.
+     */
     post: {
       parameters: {
         query?: never;
@@ -8849,7 +8852,14 @@ export interface paths {
         path?: never;
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The payment PIN */
+            pin: string;
+          };
+        };
+      };
       responses: {
         /** @description Default Response */
         201: {

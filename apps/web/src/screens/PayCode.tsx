@@ -66,12 +66,20 @@ const STEP_UP_RETRY_CODES = new Set(['otp_invalid', 'otp_expired', 'otp_attempts
 type EnrolState =
   | { status: 'loading' }
   | { status: 'ready'; enrolment: StoredEnrolment; offline: boolean }
+  | { status: 'needs-pin'; renew: boolean; error: string | null; busy: boolean }
   | { status: 'error'; error: unknown };
 
-/** The stored enrolment if the server still knows it as this device's; else a new one. Offline: the stored one. */
+/** This device is not enrolled (or the enrolment is to be renewed): enrolling takes the payment PIN. */
+class PinNeeded extends Error {}
+
+/**
+ * The stored enrolment if the server still knows it as this device's; else a new one, which takes the PIN
+ * (an enrolled device pays small amounts without it). Offline: the stored one.
+ */
 async function ensureEnrolment(
   customerId: string,
   renew: boolean,
+  pin?: string,
 ): Promise<{ enrolment: StoredEnrolment; offline: boolean }> {
   const stored = renew ? null : loadEnrolment(customerId);
   try {
@@ -79,7 +87,8 @@ async function ensureEnrolment(
       const current = await call(yika.GET('/v1/payment-codes/devices/current'));
       if (current.enrolled && current.deviceIndex === stored.deviceIndex) return { enrolment: stored, offline: false };
     }
-    const created = await call(yika.POST('/v1/payment-codes/devices'));
+    if (pin === undefined) throw new PinNeeded();
+    const created = await call(yika.POST('/v1/payment-codes/devices', { body: { pin } }));
     const enrolment = { customerId, deviceIndex: created.deviceIndex, secret: created.secret };
     saveEnrolment(enrolment);
     return { enrolment, offline: false };
@@ -96,15 +105,18 @@ export function PayCode() {
   const [state, setState] = useState<EnrolState>({ status: 'loading' });
 
   const enrol = useCallback(
-    async (renew: boolean) => {
-      setState({ status: 'loading' });
+    async (renew: boolean, pin?: string) => {
+      setState(pin === undefined ? { status: 'loading' } : { status: 'needs-pin', renew, error: null, busy: true });
       try {
-        setState({ status: 'ready', ...(await ensureEnrolment(profile.customerId, renew)) });
+        setState({ status: 'ready', ...(await ensureEnrolment(profile.customerId, renew, pin)) });
       } catch (error) {
-        setState({ status: 'error', error });
+        if (error instanceof PinNeeded) setState({ status: 'needs-pin', renew, error: null, busy: false });
+        else if (error instanceof ApiError && PIN_RETRY_CODES.has(error.code)) {
+          setState({ status: 'needs-pin', renew, error: errorMessage(t, error), busy: false });
+        } else setState({ status: 'error', error });
       }
     },
-    [profile.customerId],
+    [profile.customerId, t],
   );
 
   useEffect(() => {
@@ -116,6 +128,21 @@ export function PayCode() {
       {state.status === 'loading' && <Loading testId="paycode-loading" />}
       {state.status === 'error' && (
         <LoadError error={state.error} onRetry={() => void enrol(false)} testId="paycode-error" />
+      )}
+      {state.status === 'needs-pin' && (
+        <>
+          <div className="paycode-enable" data-testid="paycode-enable">
+            <p>{t('paycode.enableHint')}</p>
+          </div>
+          <PinSheet
+            visible
+            title={t('paycode.enableTitle')}
+            error={state.error}
+            busy={state.busy}
+            onClose={() => window.history.back()}
+            onPin={(pin) => void enrol(state.renew, pin)}
+          />
+        </>
       )}
       {state.status === 'ready' && (
         <>

@@ -64,10 +64,12 @@ export const paymentCodesRoutes: FastifyPluginAsyncZod<ModuleContext> = async (a
       schema: {
         tags: ['payment-codes'],
         summary: 'Enrol this device for payment codes: its secret is returned once (re-enrolling replaces it)',
+        description: 'Needs the payment PIN: an enrolled device can pay small amounts without it.',
+        body: z.object({ pin: z.string().min(1).max(12).describe('The payment PIN') }),
         response: { 201: enrolmentSchema, ...errors },
       },
     },
-    async (request, reply) => reply.code(201).send(await codes.enrol(customerOf(request))),
+    async (request, reply) => reply.code(201).send(await codes.enrol(customerOf(request), request.body.pin)),
   );
 
   app.get(

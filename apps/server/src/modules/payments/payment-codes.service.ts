@@ -178,6 +178,8 @@ interface ChargeRow {
 /** Identity's answer to "is this device still signed in?" (a signed-out device's codes stop working). */
 export interface DeviceSessions {
   isDeviceActive(customerId: string, deviceId: string): Promise<boolean>;
+  /** Throws `pin_invalid` / `pin_locked` as the wallet does. */
+  verifyPaymentPin(customerId: string, pin: string): Promise<void>;
 }
 
 export interface PaymentCodesServiceOptions {
@@ -227,7 +229,9 @@ export class PaymentCodesService {
   // ---- devices (wallet) ----
 
   /** Enrols this session's device: a new secret and index, shown once; the device's earlier enrolment ends. */
-  async enrol(customer: { customerId: string; deviceId: string }): Promise<Enrolment> {
+  async enrol(customer: { customerId: string; deviceId: string }, pin: string): Promise<Enrolment> {
+    // An enrolled device spends without the PIN up to the limit: enrolling it takes the PIN.
+    await this.#devices.verifyPaymentPin(customer.customerId, pin);
     const secret = randomBytes(SECRET_BYTES);
     const id = newId();
     const now = this.#now();

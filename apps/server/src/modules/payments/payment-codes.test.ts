@@ -64,7 +64,12 @@ interface Device {
 }
 
 async function enrol(customer: TestCustomer): Promise<Device> {
-  const response = await inject({ method: 'POST', url: '/v1/payment-codes/devices', headers: customer.headers });
+  const response = await inject({
+    method: 'POST',
+    url: '/v1/payment-codes/devices',
+    headers: customer.headers,
+    payload: { pin: PIN },
+  });
   expect(response.statusCode, response.body).toBe(201);
   const body = response.json<{ deviceIndex: string; secret: string; prefix: string; digits: number }>();
   expect(body).toMatchObject({ prefix: '28', digits: 8, algorithm: 'SHA-1', periodSeconds: 60 });
@@ -145,6 +150,17 @@ describe('charging a payment code', () => {
     merchant = await harness.newMerchant(60, '街角便利店');
     customer = await harness.newCustomer(1_000_000n);
     device = await enrol(customer);
+  });
+
+  it('enrols a device only with the payment PIN (a session alone is not enough)', async () => {
+    const eve = await harness.newCustomer();
+    const url = '/v1/payment-codes/devices';
+    const missing = await inject({ method: 'POST', url, headers: eve.headers, payload: {} });
+    expect(missing.statusCode).toBe(400);
+    const wrong = await inject({ method: 'POST', url, headers: eve.headers, payload: { pin: '000000' } });
+    expect(wrong.json()).toMatchObject({ code: 'pin_invalid' });
+    const current = await inject({ method: 'GET', url: `${url}/current`, headers: eve.headers });
+    expect(current.json()).toMatchObject({ enrolled: false });
   });
 
   it('says whether this device is enrolled', async () => {
