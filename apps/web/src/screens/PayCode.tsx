@@ -66,7 +66,7 @@ const STEP_UP_RETRY_CODES = new Set(['otp_invalid', 'otp_expired', 'otp_attempts
 type EnrolState =
   | { status: 'loading' }
   | { status: 'ready'; enrolment: StoredEnrolment; offline: boolean }
-  | { status: 'needs-pin'; renew: boolean; error: string | null; busy: boolean }
+  | { status: 'needs-pin'; renew: boolean; error: string | null; busy: boolean; attempt: number }
   | { status: 'error'; error: unknown };
 
 /** This device is not enrolled (or the enrolment is to be renewed): enrolling takes the payment PIN. */
@@ -103,16 +103,28 @@ export function PayCode() {
   const { t } = useTranslation();
   const profile = useProfile();
   const [state, setState] = useState<EnrolState>({ status: 'loading' });
+  const wrongPins = useRef(0);
 
   const enrol = useCallback(
     async (renew: boolean, pin?: string) => {
-      setState(pin === undefined ? { status: 'loading' } : { status: 'needs-pin', renew, error: null, busy: true });
+      // A wrong PIN clears the sheet for the next try (its reset key is the attempt number).
+      const attempt = wrongPins.current;
+      setState(
+        pin === undefined ? { status: 'loading' } : { status: 'needs-pin', renew, error: null, busy: true, attempt },
+      );
       try {
         setState({ status: 'ready', ...(await ensureEnrolment(profile.customerId, renew, pin)) });
       } catch (error) {
-        if (error instanceof PinNeeded) setState({ status: 'needs-pin', renew, error: null, busy: false });
+        if (error instanceof PinNeeded) setState({ status: 'needs-pin', renew, error: null, busy: false, attempt });
         else if (error instanceof ApiError && PIN_RETRY_CODES.has(error.code)) {
-          setState({ status: 'needs-pin', renew, error: errorMessage(t, error), busy: false });
+          wrongPins.current += 1;
+          setState({
+            status: 'needs-pin',
+            renew,
+            error: errorMessage(t, error),
+            busy: false,
+            attempt: wrongPins.current,
+          });
         } else setState({ status: 'error', error });
       }
     },
@@ -139,6 +151,7 @@ export function PayCode() {
             title={t('paycode.enableTitle')}
             error={state.error}
             busy={state.busy}
+            resetKey={state.attempt}
             onClose={() => window.history.back()}
             onPin={(pin) => void enrol(state.renew, pin)}
           />
