@@ -1,8 +1,8 @@
 /** HTTP for settlement: the merchant's settlement card, its settlements and their reconciliation files. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { BankPaymentOutcome } from '../../platform/bank.js';
-import { DomainError, problemSchema } from '../../platform/errors.js';
+import { bankCallbackRoute } from '../../platform/bank-callbacks.js';
+import { problemSchema } from '../../platform/errors.js';
 import { queryInteger } from '../../platform/query.js';
 import { merchantGuard, merchantOf } from '../../platform/merchant-auth.js';
 import type { ModuleContext } from '../../platform/module.js';
@@ -48,16 +48,6 @@ const settlementSchema = z
 const accountSchema = z
   .object({ id: z.uuid(), last4: z.string(), holderName: z.string().describe('Masked'), verifiedAt: z.string() })
   .meta({ id: 'SettlementAccount' });
-
-const outcomeSchema = z.object({
-  requestId: z.uuid(),
-  kind: z.enum(['debit', 'credit']),
-  status: z.enum(['processing', 'succeeded', 'failed']),
-  reason: z.string().max(200).optional(),
-  bankReference: z.string().max(200).optional(),
-  amount: z.number().int().positive(),
-  currency: z.string().length(3),
-});
 
 export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { services }) => {
   const settlement = services.settlement;
@@ -163,45 +153,10 @@ export const settlementRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app
     },
   );
 
-  // The bank's signed callbacks for payouts. No session: the HMAC signature over the raw body is the proof.
-  await app.register(async (bank) => {
-    bank.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-    bank.post(
-      '/bank/settlement-callbacks',
-      { schema: { tags: ['bank'], summary: 'Outcome of a settlement payout, signed by the bank', hide: true } },
-      async (request, reply) => {
-        const raw = typeof request.body === 'string' ? request.body : '';
-        const signature = request.headers['x-bank-signature'];
-        if (!services.bank.verifyCallback(typeof signature === 'string' ? signature : undefined, raw)) {
-          throw new DomainError({
-            code: 'signature_invalid',
-            status: 401,
-            title: 'Invalid signature',
-            detail: 'The callback signature does not verify.',
-          });
-        }
-        await settlement.applyBankOutcome(parseOutcome(raw));
-        return reply.code(204).send();
-      },
-    );
+  await bankCallbackRoute(app, {
+    path: '/bank/settlement-callbacks',
+    summary: 'Outcome of a settlement payout, signed by the bank',
+    gateway: services.bank,
+    apply: (outcome) => settlement.applyBankOutcome(outcome),
   });
 };
-
-function parseOutcome(raw: string): BankPaymentOutcome {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    json = undefined;
-  }
-  const parsed = outcomeSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new DomainError({
-      code: 'callback_invalid',
-      status: 400,
-      title: 'Invalid callback',
-      detail: 'The callback body is not a payment outcome.',
-    });
-  }
-  return parsed.data;
-}

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import { requireCustomer } from '../../platform/auth.js';
-import type { BankPaymentOutcome } from '../../platform/bank.js';
+import { bankCallbackRoute } from '../../platform/bank-callbacks.js';
 import { DomainError, problemSchema } from '../../platform/errors.js';
 import { queryInteger } from '../../platform/query.js';
 import { requireIdempotencyKey, sendOnce } from '../../platform/idempotency.js';
@@ -362,28 +362,11 @@ export const walletRoutes: FastifyPluginAsyncZod<ModuleContext> = async (app, { 
     },
   );
 
-  // The bank's signed callbacks. No customer session: the HMAC signature over the raw body is the proof.
-  await app.register(async (bank) => {
-    bank.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
-    bank.post(
-      '/bank/callbacks',
-      { schema: { tags: ['bank'], summary: 'Outcome of a card debit or credit, signed by the bank', hide: true } },
-      async (request, reply) => {
-        const raw = typeof request.body === 'string' ? request.body : '';
-        const signature = request.headers['x-bank-signature'];
-        if (!services.bank.verifyCallback(typeof signature === 'string' ? signature : undefined, raw)) {
-          throw new DomainError({
-            code: 'signature_invalid',
-            status: 401,
-            title: 'Invalid signature',
-            detail: 'The callback signature does not verify.',
-          });
-        }
-        const outcome = parseOutcome(raw);
-        await wallet.applyBankOutcome(outcome);
-        return reply.code(204).send();
-      },
-    );
+  await bankCallbackRoute(app, {
+    path: '/bank/callbacks',
+    summary: 'Outcome of a card debit or credit, signed by the bank',
+    gateway: services.bank,
+    apply: (outcome) => wallet.applyBankOutcome(outcome),
   });
 };
 
@@ -396,33 +379,4 @@ function csvCell(value: string | number | null): string {
   let text = String(value);
   if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-const outcomeSchema = z.object({
-  requestId: z.uuid(),
-  kind: z.enum(['debit', 'credit']),
-  status: z.enum(['processing', 'succeeded', 'failed']),
-  reason: z.string().max(200).optional(),
-  bankReference: z.string().max(200).optional(),
-  amount: z.number().int().positive(),
-  currency: z.string().length(3),
-});
-
-function parseOutcome(raw: string): BankPaymentOutcome {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    json = undefined;
-  }
-  const parsed = outcomeSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new DomainError({
-      code: 'callback_invalid',
-      status: 400,
-      title: 'Invalid callback',
-      detail: 'The callback body is not a payment outcome.',
-    });
-  }
-  return parsed.data;
 }
