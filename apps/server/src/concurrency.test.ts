@@ -5,6 +5,7 @@
  * Afterwards no balance is negative, every balance equals what the acknowledged operations imply, nothing
  * is left held, and the ledger invariant holds. Runs on PostgreSQL when TEST_DATABASE_URL is set.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { buildBankSim } from '@yika/bank-sim';
 import { accountIdFor, newId, type Ledger } from '@yika/ledger';
 import type { FastifyInstance } from 'fastify';
@@ -221,11 +222,7 @@ describe('200 concurrent clients paying, transferring and withdrawing', () => {
         if (answer.status === 201 || answer.status === 202) {
           const previous = acknowledged.get(key);
           const entry = record(answer.body);
-          if (
-            previous &&
-            JSON.stringify(previous, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) !==
-              JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
-          ) {
+          if (previous && !isDeepStrictEqual(previous, entry)) {
             defects.push(`${key}: two different acknowledgements for one key`);
           }
           acknowledged.set(key, entry);
